@@ -1,0 +1,92 @@
+//! Load balancing: pick one endpoint of a group, without I/O.
+//!
+//! An [`EndpointGroup`] is what a route's backend resolves to: the usable
+//! endpoints of a cluster (or of one subset of it) at the best priority
+//! that has any, and a [`Picker`] built for the cluster's [`LbPolicy`].
+//! Pickers are immutable after construction except for atomics (a
+//! round-robin sequence, the per-endpoint active-request counters), so the
+//! request path never takes a lock. Randomness is injected
+//! ([`MeshRng`]) so every policy is testable with a fixed seed.
+
+mod least_request;
+mod random;
+mod ring_hash;
+mod round_robin;
+mod slot;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::LbPolicy;
+use crate::rng::MeshRng;
+
+pub use least_request::LeastRequest;
+pub use random::WeightedRandom;
+pub use ring_hash::RingHash;
+pub use round_robin::WeightedRoundRobin;
+pub use slot::{ActiveRequest, EndpointSlot};
+
+/// Chooses an endpoint index among a fixed list.
+pub trait Picker: Send + Sync + fmt::Debug {
+    /// The index of the chosen endpoint in the list the picker was built
+    /// for, or `None` when the list is empty. `hash` is the request's hash
+    /// (ring hash uses it; without one it picks at random).
+    fn pick(&self, hash: Option<u64>, rng: &mut dyn MeshRng) -> Option<usize>;
+}
+
+/// Builds the picker of `policy` over `endpoints`.
+pub fn picker_for(policy: &LbPolicy, endpoints: &[Arc<EndpointSlot>]) -> Box<dyn Picker> {
+    match *policy {
+        LbPolicy::RoundRobin => Box::new(WeightedRoundRobin::new(endpoints)),
+        LbPolicy::Random => Box::new(WeightedRandom::new(endpoints)),
+        LbPolicy::LeastRequest { choice_count } => {
+            Box::new(LeastRequest::new(endpoints, choice_count))
+        }
+        LbPolicy::RingHash {
+            min_ring_size,
+            max_ring_size,
+        } => Box::new(RingHash::new(endpoints, min_ring_size, max_ring_size)),
+    }
+}
+
+/// The endpoints a backend may use right now, and how to pick among them.
+#[derive(Debug)]
+pub struct EndpointGroup {
+    endpoints: Vec<Arc<EndpointSlot>>,
+    picker: Box<dyn Picker>,
+}
+
+impl EndpointGroup {
+    /// Keeps the usable candidates (healthy, unknown or degraded) of the
+    /// lowest priority level that has any, and builds their picker.
+    pub fn new(policy: &LbPolicy, candidates: impl IntoIterator<Item = Arc<EndpointSlot>>) -> Self {
+        let mut usable: Vec<Arc<EndpointSlot>> = candidates
+            .into_iter()
+            .filter(|s| s.endpoint().health.is_usable())
+            .collect();
+        if let Some(best) = usable.iter().map(|s| s.endpoint().priority).min() {
+            usable.retain(|s| s.endpoint().priority == best);
+        }
+        let picker = picker_for(policy, &usable);
+        Self {
+            endpoints: usable,
+            picker,
+        }
+    }
+
+    /// Picks an endpoint, or `None` when the group is empty.
+    pub fn pick(&self, hash: Option<u64>, rng: &mut dyn MeshRng) -> Option<&Arc<EndpointSlot>> {
+        let index = self.picker.pick(hash, rng)?;
+        self.endpoints.get(index)
+    }
+
+    /// The endpoints the picker chooses among.
+    pub fn endpoints(&self) -> &[Arc<EndpointSlot>] {
+        &self.endpoints
+    }
+
+    /// Whether there is nothing to pick.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+}

@@ -1,0 +1,18 @@
+//! Placeholder, replaced by the real picker.
+use super::{EndpointSlot, Picker};
+use crate::rng::MeshRng;
+use std::sync::Arc;
+/// Placeholder.
+#[derive(Debug)]
+pub struct WeightedRoundRobin;
+impl WeightedRoundRobin {
+    /// Placeholder.
+    pub fn new(_endpoints: &[Arc<EndpointSlot>]) -> Self {
+        Self
+    }
+}
+impl Picker for WeightedRoundRobin {
+    fn pick(&self, _hash: Option<u64>, _rng: &mut dyn MeshRng) -> Option<usize> {
+        None
+    }
+}

@@ -1,0 +1,19 @@
+//! mesh-core: the logic of the embeddable service mesh, free of I/O.
+//!
+//! Configuration comes in through [`source`] and becomes the validated
+//! [`config`] model; [`routing`] maps a request to a route and a weighted
+//! backend; [`lb`] picks an endpoint. A [`Snapshot`] bundles one
+//! configuration with its balancers and is what a request reads, start to
+//! end; [`SnapshotHandle`] swaps snapshots atomically. Transport lives in
+//! `mesh-tower`.
+
+pub mod config;
+pub mod error;
+pub mod lb;
+pub mod rng;
+pub mod routing;
+mod snapshot;
+pub mod source;
+
+pub use error::{Error, ErrorKind};
+pub use snapshot::{Picked, Routed, Snapshot, SnapshotHandle};
