@@ -10,10 +10,12 @@
 pub mod config;
 pub mod error;
 pub mod lb;
+mod request;
 pub mod rng;
 pub mod routing;
 mod snapshot;
 pub mod source;
 
 pub use error::{Error, ErrorKind};
+pub use request::RequestHead;
 pub use snapshot::{Picked, Routed, Snapshot, SnapshotHandle};

@@ -119,27 +119,25 @@ impl DomainIndex {
         self.find_lower(authority)
     }
 
+    /// Each tier (exact, suffix, prefix) tries the full authority, then the
+    /// host without its port, before the next tier.
     fn find_lower(&self, authority: &str) -> Option<usize> {
         let host = strip_port(authority);
-        self.exact_or_wildcard(authority)
-            .or_else(|| {
-                (host != authority)
-                    .then(|| self.exact_or_wildcard(host))
-                    .flatten()
-            })
-            .or(self.any)
-    }
-
-    fn exact_or_wildcard(&self, authority: &str) -> Option<usize> {
-        if let Some(&vh) = self.exact.get(authority) {
-            return Some(vh);
-        }
+        let forms = [authority, host];
+        let forms = &forms[..if host == authority { 1 } else { 2 }];
         let wildcard = |list: &[(DomainPattern, usize)]| {
-            list.iter()
-                .find(|(p, _)| p.matches(authority))
-                .map(|(_, vh)| *vh)
+            forms.iter().find_map(|form| {
+                list.iter()
+                    .find(|(p, _)| p.matches(form))
+                    .map(|(_, vh)| *vh)
+            })
         };
-        wildcard(&self.suffixes).or_else(|| wildcard(&self.prefixes))
+        forms
+            .iter()
+            .find_map(|form| self.exact.get(*form).copied())
+            .or_else(|| wildcard(&self.suffixes))
+            .or_else(|| wildcard(&self.prefixes))
+            .or(self.any)
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName};
 
 use super::ConfigError;
+use crate::request::RequestHead;
 
 /// Upper bound on a compiled regex, against patterns that explode in size.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -153,10 +154,43 @@ pub enum HeaderRule {
     },
 }
 
+/// The header a [`HeaderMatcher`] reads: a regular one, or one of the
+/// HTTP/2 pseudo-headers Envoy lets routes match (`:method`,
+/// `:authority`, `:path` with its query, `:scheme`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderKey {
+    /// A regular header.
+    Regular(HeaderName),
+    /// `:method`.
+    Method,
+    /// `:authority`.
+    Authority,
+    /// `:path`, query included.
+    Path,
+    /// `:scheme`.
+    Scheme,
+}
+
+impl HeaderKey {
+    /// Parses a header name, pseudo-headers included, lower-casing it.
+    pub fn parse(name: &str) -> Result<Self, ConfigError> {
+        let lower = name.to_ascii_lowercase();
+        Ok(match lower.as_str() {
+            ":method" => Self::Method,
+            ":authority" | "host" => Self::Authority,
+            ":path" => Self::Path,
+            ":scheme" => Self::Scheme,
+            _ => Self::Regular(HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
+                ConfigError::field("name", format!("invalid header name {name:?}"))
+            })?),
+        })
+    }
+}
+
 /// Envoy's `config.route.v3.HeaderMatcher`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeaderMatcher {
-    name: HeaderName,
+    name: HeaderKey,
     rule: HeaderRule,
     invert: bool,
     treat_missing_as_empty: bool,
@@ -170,8 +204,7 @@ impl HeaderMatcher {
         invert: bool,
         treat_missing_as_empty: bool,
     ) -> Result<Self, ConfigError> {
-        let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-            .map_err(|_| ConfigError::field("name", format!("invalid header name {name:?}")))?;
+        let name = HeaderKey::parse(name)?;
         if let HeaderRule::Range { start, end } = rule
             && start >= end
         {
@@ -188,21 +221,38 @@ impl HeaderMatcher {
         })
     }
 
-    /// The (lower-case) header name.
-    pub fn name(&self) -> &HeaderName {
+    /// The header read.
+    pub fn name(&self) -> &HeaderKey {
         &self.name
     }
 
-    /// Whether the request headers satisfy this matcher.
-    pub fn matches(&self, headers: &HeaderMap) -> bool {
-        let mut values = headers.get_all(&self.name).iter();
+    /// Whether the request satisfies this matcher.
+    pub fn matches(&self, request: &RequestHead<'_>) -> bool {
+        let name = match &self.name {
+            HeaderKey::Regular(name) => name,
+            HeaderKey::Method => return self.value_matches(request.method) != self.invert,
+            HeaderKey::Authority => return self.value_matches(request.authority) != self.invert,
+            HeaderKey::Scheme => return self.value_matches(request.scheme) != self.invert,
+            HeaderKey::Path if request.query.is_empty() => {
+                return self.value_matches(request.path) != self.invert;
+            }
+            HeaderKey::Path => {
+                let full = format!("{}?{}", request.path, request.query);
+                return self.value_matches(&full) != self.invert;
+            }
+        };
+        self.matches_headers(name, request.headers)
+    }
+
+    fn matches_headers(&self, name: &HeaderName, headers: &HeaderMap) -> bool {
+        let mut values = headers.get_all(name).iter();
         let matched = match values.next() {
             None if self.treat_missing_as_empty => self.value_matches(""),
             None => matches!(self.rule, HeaderRule::Present(false)),
             Some(first) => match values.next() {
                 None => self.value_matches(first.to_str().unwrap_or("")),
                 Some(_) => {
-                    let joined = join_values(headers.get_all(&self.name).iter());
+                    let joined = join_values(headers.get_all(name).iter());
                     self.value_matches(&joined)
                 }
             },
@@ -449,8 +499,40 @@ mod tests {
             (h("x-multi", exact("a"), false, false), &multi, false),
         ];
         for (i, (m, map, want)) in cases.iter().enumerate() {
-            assert_eq!(m.matches(map), *want, "case {i}: {m:?}");
+            assert_eq!(m.matches(&head(map)), *want, "case {i}: {m:?}");
         }
+    }
+
+    fn head(headers: &HeaderMap) -> RequestHead<'_> {
+        RequestHead {
+            method: "POST",
+            scheme: "http",
+            authority: "orders:80",
+            path: "/v1/orders",
+            query: "id=7",
+            headers,
+            source_ip: None,
+        }
+    }
+
+    #[test]
+    fn pseudo_headers_match_the_request_line() {
+        let empty = HeaderMap::new();
+        let exact = |name: &str, v: &str, invert: bool| {
+            HeaderMatcher::new(
+                name,
+                HeaderRule::Value(StringMatcher::exact(v)),
+                invert,
+                false,
+            )
+            .unwrap()
+        };
+        assert!(exact(":method", "POST", false).matches(&head(&empty)));
+        assert!(!exact(":method", "GET", false).matches(&head(&empty)));
+        assert!(exact(":method", "GET", true).matches(&head(&empty)));
+        assert!(exact(":authority", "orders:80", false).matches(&head(&empty)));
+        assert!(exact(":path", "/v1/orders?id=7", false).matches(&head(&empty)));
+        assert!(exact(":scheme", "http", false).matches(&head(&empty)));
     }
 
     #[test]

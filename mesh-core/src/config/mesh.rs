@@ -91,6 +91,11 @@ impl MeshConfigBuilder {
         self
     }
 
+    /// The listeners added so far.
+    pub fn listeners(&self) -> &[Listener] {
+        &self.listeners
+    }
+
     /// Mutable access to the route tables, for sources that adjust routes
     /// after loading (the policy JSON).
     pub fn route_tables_mut(&mut self) -> &mut [RouteTable] {

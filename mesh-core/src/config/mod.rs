@@ -26,7 +26,8 @@ pub use error::ConfigError;
 pub(crate) use error::ResultExt;
 pub use listener::Listener;
 pub use matcher::{
-    FullRegex, HeaderMatcher, HeaderRule, QueryParamMatcher, QueryRule, StringMatch, StringMatcher,
+    FullRegex, HeaderKey, HeaderMatcher, HeaderRule, QueryParamMatcher, QueryRule, StringMatch,
+    StringMatcher,
 };
 pub use mesh::{MeshConfig, MeshConfigBuilder};
 pub use policy::{

@@ -61,6 +61,14 @@ impl RouteTable {
         &self.virtual_hosts
     }
 
+    /// Every route of every virtual host, for sources that adjust route
+    /// policies after loading (domains stay as validated).
+    pub fn routes_mut(&mut self) -> impl Iterator<Item = &mut Route> {
+        self.virtual_hosts
+            .iter_mut()
+            .flat_map(|vh| vh.routes.iter_mut())
+    }
+
     /// The index of the virtual host serving `authority`, by Envoy's
     /// domain precedence.
     pub fn virtual_host_for(&self, authority: &str) -> Option<usize> {
