@@ -1,13 +1,269 @@
-//! Snapshot placeholder.
-/// Placeholder.
+//! A snapshot: one configuration, compiled for the request path, and the
+//! handle that swaps snapshots atomically.
+//!
+//! Building a [`Snapshot`] resolves every route's backends to
+//! [`EndpointGroup`]s once, so a request does two hash lookups (listener,
+//! nothing else), a linear route scan and a pick — no locks, no
+//! allocation on the common path. A request reads one snapshot from start
+//! to end; a configuration change builds a new snapshot and swaps it into
+//! the [`SnapshotHandle`] while in-flight requests keep the old one alive.
+//! Endpoint slots (and their active-request counters) are per snapshot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::{Backend, Cluster, MeshConfig, Route, RouteTable, strip_port};
+use crate::lb::{EndpointGroup, EndpointSlot};
+use crate::rng::MeshRng;
+use crate::routing::{self, Unrouted};
+use crate::{Error, ErrorKind, RequestHead};
+
+/// One configuration, ready to route.
 #[derive(Debug)]
-pub struct Snapshot;
-/// Placeholder.
+pub struct Snapshot {
+    config: Arc<MeshConfig>,
+    /// Listener target (`host:port`, and `host` alone for port 80) → table.
+    listeners: HashMap<Box<str>, Arc<CompiledTable>>,
+}
+
+/// A route table with each route's backends resolved, `[vh][route][arm]`.
 #[derive(Debug)]
-pub struct SnapshotHandle;
-/// Placeholder.
+struct CompiledTable {
+    table: Arc<RouteTable>,
+    groups: Vec<Vec<Vec<Arc<EndpointGroup>>>>,
+}
+
+/// A routed request: the route, the chosen backend, and where to pick.
 #[derive(Debug)]
-pub struct Routed;
-/// Placeholder.
+pub struct Routed<'s> {
+    /// The route that matched.
+    pub route: &'s Route,
+    /// The backend drawn (cluster and subset).
+    pub backend: &'s Backend,
+    /// The backend's cluster.
+    pub cluster: &'s Arc<Cluster>,
+    /// The request's hash under the route's hash policy, if any.
+    pub hash: Option<u64>,
+    group: &'s EndpointGroup,
+}
+
+/// The endpoint chosen for an attempt.
+pub type Picked = Arc<EndpointSlot>;
+
+impl Snapshot {
+    /// Compiles `config`: one endpoint slot per cluster endpoint, one
+    /// group per distinct (cluster, subset) that a route uses.
+    pub fn new(config: Arc<MeshConfig>) -> Self {
+        let slots: HashMap<&str, Vec<Arc<EndpointSlot>>> = config
+            .clusters()
+            .map(|c| (&*c.name, c.endpoints.iter().cloned().map(EndpointSlot::new).collect()))
+            .collect();
+        let mut groups = HashMap::new();
+        let mut tables: HashMap<&str, Arc<CompiledTable>> = HashMap::new();
+        for table in config.route_tables() {
+            let compiled = table
+                .virtual_hosts()
+                .iter()
+                .map(|vh| {
+                    vh.routes
+                        .iter()
+                        .map(|r| {
+                            r.action
+                                .destination
+                                .backends()
+                                .map(|b| group_for(b, &config, &slots, &mut groups))
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            tables.insert(
+                table.name(),
+                Arc::new(CompiledTable {
+                    table: table.clone(),
+                    groups: compiled,
+                }),
+            );
+        }
+        let mut listeners = HashMap::new();
+        for listener in config.listeners() {
+            let Some(table) = tables.get(&*listener.route_table) else {
+                continue;
+            };
+            if let Some(host) = listener.name.strip_suffix(":80") {
+                listeners.entry(host.into()).or_insert_with(|| table.clone());
+            }
+            listeners.insert((*listener.name).into(), table.clone());
+        }
+        drop(tables);
+        drop(groups);
+        Self { config, listeners }
+    }
+
+    /// The configuration this snapshot was built from.
+    pub fn config(&self) -> &Arc<MeshConfig> {
+        &self.config
+    }
+
+    /// Routes `request`: listener by authority, virtual host, first
+    /// matching route, then a weighted draw among its backends.
+    ///
+    /// Errors are [`ErrorKind::NoRoute`] (no listener, virtual host or
+    /// route) and [`ErrorKind::InvalidRequest`] (no authority).
+    pub fn route<'s>(
+        &'s self,
+        request: &RequestHead<'_>,
+        rng: &mut dyn MeshRng,
+    ) -> Result<Routed<'s>, Error> {
+        let compiled = self.listener_for(request)?;
+        let index = routing::select_route(&compiled.table, request).map_err(|why| {
+            let what = match why {
+                Unrouted::NoVirtualHost => "no virtual host serves",
+                Unrouted::NoRoute => "no route matches",
+            };
+            Error::new(
+                ErrorKind::NoRoute,
+                format!(
+                    "{what} {} {}{} (route table {:?})",
+                    request.method,
+                    request.authority,
+                    request.path,
+                    compiled.table.name()
+                ),
+            )
+        })?;
+        let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
+        let (arm, backend) = routing::choose_backend(&route.action.destination, rng);
+        let group = &compiled.groups[index.virtual_host][index.route][arm];
+        let cluster = self
+            .config
+            .cluster(&backend.cluster)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "validated cluster is missing"))?;
+        Ok(Routed {
+            route,
+            backend,
+            cluster,
+            hash: routing::request_hash(&route.action.hash_policy, request),
+            group,
+        })
+    }
+
+    fn listener_for(&self, request: &RequestHead<'_>) -> Result<&Arc<CompiledTable>, Error> {
+        let authority = request.authority;
+        if authority.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "the request has no authority (URI host or Host header)",
+            ));
+        }
+        let found = if authority.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.find_listener(&authority.to_ascii_lowercase(), request.scheme)
+        } else {
+            self.find_listener(authority, request.scheme)
+        };
+        found.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NoRoute,
+                format!("no listener for target {authority:?}"),
+            )
+        })
+    }
+
+    fn find_listener(&self, authority: &str, scheme: &str) -> Option<&Arc<CompiledTable>> {
+        if let Some(found) = self.listeners.get(authority) {
+            return Some(found);
+        }
+        // A portless https authority means port 443.
+        (scheme == "https" && strip_port(authority) == authority)
+            .then(|| self.listeners.get(format!("{authority}:443").as_str()))
+            .flatten()
+    }
+}
+
+/// The group of `backend`, shared by every route that names it.
+fn group_for(
+    backend: &Backend,
+    config: &MeshConfig,
+    slots: &HashMap<&str, Vec<Arc<EndpointSlot>>>,
+    groups: &mut HashMap<Backend, Arc<EndpointGroup>>,
+) -> Arc<EndpointGroup> {
+    if let Some(group) = groups.get(backend) {
+        return group.clone();
+    }
+    let policy = config
+        .cluster(&backend.cluster)
+        .map(|c| c.lb_policy)
+        .unwrap_or(crate::config::LbPolicy::RoundRobin);
+    let candidates = slots
+        .get(&*backend.cluster)
+        .into_iter()
+        .flatten()
+        .filter(|s| {
+            backend
+                .subset
+                .as_ref()
+                .is_none_or(|sub| s.endpoint().has_labels(&sub.labels))
+        });
+    let group = Arc::new(EndpointGroup::new(&policy, candidates.cloned()));
+    groups.insert(backend.clone(), group.clone());
+    group
+}
+
+impl Routed<'_> {
+    /// Picks an endpoint of the routed backend.
+    pub fn pick(&self, rng: &mut dyn MeshRng) -> Result<Picked, Error> {
+        self.group.pick(self.hash, rng).cloned().ok_or_else(|| {
+            let subset = self
+                .backend
+                .subset
+                .as_ref()
+                .map(|s| format!(" subset {:?}", s.name))
+                .unwrap_or_default();
+            Error::new(
+                ErrorKind::NoHealthyEndpoint,
+                format!("cluster {:?}{subset} has no healthy endpoint", self.cluster.name),
+            )
+        })
+    }
+
+    /// The endpoints the pick chooses among.
+    pub fn endpoints(&self) -> &[Arc<EndpointSlot>] {
+        self.group.endpoints()
+    }
+}
+
+/// The current snapshot, swapped atomically; readers never block.
 #[derive(Debug)]
-pub struct Picked;
+pub struct SnapshotHandle {
+    current: ArcSwap<Snapshot>,
+}
+
+impl SnapshotHandle {
+    /// A handle serving `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(snapshot),
+        }
+    }
+
+    /// A handle serving a snapshot of `config`.
+    pub fn from_config(config: MeshConfig) -> Self {
+        Self::new(Snapshot::new(Arc::new(config)))
+    }
+
+    /// The snapshot to use for one request, from start to end.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Replaces the snapshot; requests in flight keep the old one.
+    pub fn store(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+}
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;

@@ -46,7 +46,7 @@ pub struct Locality {
 pub struct Endpoint {
     host: Arc<str>,
     port: u16,
-    authority: Arc<str>,
+    authority: http::uri::Authority,
     /// Load-balancing weight, at least 1.
     pub weight: u32,
     /// Health as the source reports it.
@@ -83,10 +83,12 @@ impl Endpoint {
         } else {
             format!("{host}:{port}")
         };
+        let authority = http::uri::Authority::try_from(authority)
+            .map_err(|e| ConfigError::field("address", format!("{host:?} is not a host: {e}")))?;
         Ok(Self {
             host: host.into(),
             port,
-            authority: authority.into(),
+            authority,
             weight: 1,
             health: HealthStatus::Unknown,
             locality: Locality::default(),
@@ -124,8 +126,13 @@ impl Endpoint {
         self.port
     }
 
-    /// `host:port`, bracketed for IPv6: what goes into a rewritten URI.
+    /// `host:port`, bracketed for IPv6.
     pub fn authority(&self) -> &str {
+        self.authority.as_str()
+    }
+
+    /// The same, parsed once, ready to go into a rewritten URI.
+    pub fn uri_authority(&self) -> &http::uri::Authority {
         &self.authority
     }
 
@@ -151,6 +158,7 @@ mod tests {
         assert_eq!(Endpoint::new("a", 65536).unwrap_err().field, "port");
         assert_eq!(Endpoint::new("", 1).unwrap_err().field, "address");
         assert_eq!(Endpoint::new("a b", 1).unwrap_err().field, "address");
+        assert_eq!(Endpoint::new("a<b", 1).unwrap_err().field, "address");
         let e = Endpoint::new("a", 1).unwrap();
         assert_eq!(e.with_weight(0).unwrap_err().field, "load_balancing_weight");
     }

@@ -250,17 +250,18 @@ impl WeightedBackends {
         self.total
     }
 
-    /// The arm that owns point `point` of `[0, total)`.
-    pub fn select(&self, point: u32) -> &Backend {
+    /// The arm that owns point `point` of `[0, total)`, with its index.
+    pub fn select(&self, point: u32) -> (usize, &Backend) {
         let mut upper = 0u32;
-        for arm in &self.arms {
+        for (i, arm) in self.arms.iter().enumerate() {
             upper += arm.weight;
             if point < upper {
-                return &arm.backend;
+                return (i, &arm.backend);
             }
         }
         // `point < total` always holds for callers; stay total anyway.
-        &self.arms[self.arms.len() - 1].backend
+        let last = self.arms.len() - 1;
+        (last, &self.arms[last].backend)
     }
 }
 

@@ -1,18 +1,236 @@
-//! Placeholder, replaced by the real picker.
-use super::{EndpointSlot, Picker};
-use crate::rng::MeshRng;
+//! Least request: the power of `choice_count` random choices.
+//!
+//! Scanning every endpoint for the least loaded one is O(n) per pick and
+//! makes every client herd onto the same momentarily idle endpoint.
+//! Comparing a few random candidates instead (Envoy's default is two) is
+//! O(choice_count), needs no shared state beyond the endpoints' atomic
+//! active-request counters, and still steers load away from busy
+//! endpoints.
+//!
+//! # Equal weights (as Envoy)
+//!
+//! `choice_count` candidates are drawn uniformly *with replacement* (the
+//! same endpoint may be drawn twice), and the one with the fewest active
+//! requests wins; on a tie the candidate drawn first wins.
+//!
+//! # Unequal weights (differs from Envoy's mechanism, same intent)
+//!
+//! Envoy switches to an earliest-deadline-first scheduler whose weights
+//! are `weight / (active + 1)^bias`, rebuilt as the load changes, behind a
+//! lock. Here, with the default bias of 1.0, the same ratio drives the
+//! power-of-choices instead: candidates are drawn by weighted random
+//! (so heavier endpoints are considered more often) and the candidate with
+//! the lowest `(active + 1) / weight` wins. The ratios are compared by
+//! integer cross-multiplication, `(a.active + 1) * b.weight <
+//! (b.active + 1) * a.weight`, which is exact and needs no floats. Other
+//! biases are not supported.
+
 use std::sync::Arc;
-/// Placeholder.
+
+use super::random::weight_of;
+use super::{EndpointSlot, Picker, WeightedRandom};
+use crate::rng::MeshRng;
+
+/// Power-of-choices least request over a fixed list of endpoints.
 #[derive(Debug)]
-pub struct LeastRequest;
+pub struct LeastRequest {
+    slots: Box<[Arc<EndpointSlot>]>,
+    candidates: WeightedRandom,
+    choice_count: u32,
+}
+
 impl LeastRequest {
-    /// Placeholder.
-    pub fn new(_endpoints: &[Arc<EndpointSlot>], _choice_count: u32) -> Self {
-        Self
+    /// A picker over `endpoints` comparing `choice_count` random candidates
+    /// per pick (at least 1; the config requires at least 2).
+    pub fn new(endpoints: &[Arc<EndpointSlot>], choice_count: u32) -> Self {
+        Self {
+            slots: endpoints.into(),
+            candidates: WeightedRandom::new(endpoints),
+            choice_count: choice_count.max(1),
+        }
+    }
+
+    /// A candidate drawn by weight (uniformly when weights are equal).
+    fn draw_candidate(&self, rng: &mut dyn MeshRng) -> Option<usize> {
+        self.candidates.pick(None, rng)
+    }
+
+    /// Whether endpoint `a` has strictly less load per unit of weight than
+    /// endpoint `b`, i.e. `(a.active + 1) / a.weight < (b.active + 1) /
+    /// b.weight`.
+    fn is_less_loaded(&self, a: usize, b: usize) -> bool {
+        load_per_weight_less(&self.slots[a], &self.slots[b])
     }
 }
+
 impl Picker for LeastRequest {
-    fn pick(&self, _hash: Option<u64>, _rng: &mut dyn MeshRng) -> Option<usize> {
-        None
+    fn pick(&self, _hash: Option<u64>, rng: &mut dyn MeshRng) -> Option<usize> {
+        let mut best = self.draw_candidate(rng)?;
+        for _ in 1..self.choice_count {
+            let candidate = self.draw_candidate(rng)?;
+            if self.is_less_loaded(candidate, best) {
+                best = candidate;
+            }
+        }
+        Some(best)
+    }
+}
+
+/// `(a.active + 1) / a.weight < (b.active + 1) / b.weight`, exactly. With
+/// equal weights this is `a.active < b.active`. Both products are below
+/// 2^32 * 2^32, so they fit a `u64`.
+fn load_per_weight_less(a: &EndpointSlot, b: &EndpointSlot) -> bool {
+    let load = |slot: &EndpointSlot| u64::from(slot.active()) + 1;
+    load(a) * weight_of(b) < load(b) * weight_of(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Endpoint;
+    use crate::lb::ActiveRequest;
+    use crate::rng::SeededRng;
+
+    fn slots(weights: &[u32]) -> Vec<Arc<EndpointSlot>> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let endpoint = Endpoint::new(&format!("10.0.0.{i}"), 80)
+                    .unwrap()
+                    .with_weight(w)
+                    .unwrap();
+                EndpointSlot::new(endpoint)
+            })
+            .collect()
+    }
+
+    fn hold(slot: &Arc<EndpointSlot>, requests: usize) -> Vec<ActiveRequest> {
+        (0..requests).map(|_| slot.start_request()).collect()
+    }
+
+    fn counts(picker: &LeastRequest, len: usize, picks: usize, seed: u64) -> Vec<usize> {
+        let mut rng = SeededRng::new(seed);
+        let mut counts = vec![0; len];
+        for _ in 0..picks {
+            counts[picker.pick(None, &mut rng).unwrap()] += 1;
+        }
+        counts
+    }
+
+    /// Returns the scripted values from `below`, in order.
+    struct Scripted(std::collections::VecDeque<u64>);
+
+    impl Scripted {
+        fn new(values: &[u64]) -> Self {
+            Self(values.iter().copied().collect())
+        }
+    }
+
+    impl MeshRng for Scripted {
+        fn next_u64(&mut self) -> u64 {
+            unreachable!("the pickers under test only call below")
+        }
+
+        fn below(&mut self, bound: u64) -> u64 {
+            let value = self.0.pop_front().expect("script too short");
+            assert!(value < bound, "{value} is not below {bound}");
+            value
+        }
+    }
+
+    #[test]
+    fn empty_picks_nothing() {
+        let picker = LeastRequest::new(&[], 2);
+        assert_eq!(picker.pick(None, &mut SeededRng::new(1)), None);
+    }
+
+    #[test]
+    fn the_idle_candidate_beats_the_busy_one_in_either_order() {
+        let slots = slots(&[1, 1, 1]);
+        let _busy = hold(&slots[0], 3);
+        let picker = LeastRequest::new(&slots, 2);
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[0, 2])), Some(2));
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[2, 0])), Some(2));
+        // Drawn twice (with replacement), the busy one has no rival.
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[0, 0])), Some(0));
+    }
+
+    #[test]
+    fn ties_keep_the_first_candidate() {
+        let slots = slots(&[1, 1, 1]);
+        let _a = hold(&slots[1], 2);
+        let _b = hold(&slots[2], 2);
+        let picker = LeastRequest::new(&slots, 2);
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[2, 1])), Some(2));
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[1, 2])), Some(1));
+    }
+
+    #[test]
+    fn finished_requests_stop_counting() {
+        let slots = slots(&[1, 1]);
+        let picker = LeastRequest::new(&slots, 2);
+        let busy = hold(&slots[0], 1);
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[0, 1])), Some(1));
+        drop(busy);
+        assert_eq!(picker.pick(None, &mut Scripted::new(&[0, 1])), Some(0));
+    }
+
+    #[test]
+    fn a_busy_endpoint_only_wins_when_drawn_every_time() {
+        // Two endpoints, P2C: the busy one wins only when both draws land
+        // on it, a quarter of the time.
+        let slots = slots(&[1, 1]);
+        let _busy = hold(&slots[0], 5);
+        let picker = LeastRequest::new(&slots, 2);
+        let counts = counts(&picker, 2, 10_000, 17);
+        assert!((2_200..=2_800).contains(&counts[0]), "{counts:?}");
+    }
+
+    #[test]
+    fn choice_count_equal_to_endpoints_favours_the_least_loaded() {
+        // Loads 0, 1, 2, 3 and four draws with replacement: endpoint k wins
+        // when no draw hits a lighter one and at least one hits k, that is
+        // ((4-k)/4)^4 - ((3-k)/4)^4: 68.4%, 23.4%, 7.8%, 0.4%.
+        let slots = slots(&[1, 1, 1, 1]);
+        let _held: Vec<_> = (0..4).map(|k| hold(&slots[k], k)).collect();
+        let picker = LeastRequest::new(&slots, 4);
+        let counts = counts(&picker, 4, 10_000, 23);
+        let expected = [6_836, 2_344, 781, 39];
+        for (k, (&c, &e)) in counts.iter().zip(&expected).enumerate() {
+            assert!(c.abs_diff(e) <= 300, "endpoint {k}: {counts:?}");
+        }
+    }
+
+    #[test]
+    fn idle_endpoints_with_equal_weights_share_evenly() {
+        let picker = LeastRequest::new(&slots(&[1, 1, 1, 1]), 4);
+        for c in counts(&picker, 4, 20_000, 29) {
+            assert!((4_700..=5_300).contains(&c), "{c}");
+        }
+    }
+
+    #[test]
+    fn weights_divide_the_load_when_comparing() {
+        let slots = slots(&[3, 1]);
+        let picker = LeastRequest::new(&slots, 2);
+        // Idle: 1/3 < 1/1, so endpoint 1 wins only when drawn twice:
+        // (1/4)^2 = 6.25%.
+        let idle = counts(&picker, 2, 10_000, 31);
+        assert!((450..=800).contains(&idle[1]), "{idle:?}");
+        // Five requests on endpoint 0: 6/3 > 1/1, so endpoint 0 wins only
+        // when drawn twice: (3/4)^2 = 56.25%.
+        let _busy = hold(&slots[0], 5);
+        let loaded = counts(&picker, 2, 10_000, 37);
+        assert!((5_300..=5_950).contains(&loaded[0]), "{loaded:?}");
+    }
+
+    #[test]
+    fn load_per_weight_is_compared_exactly() {
+        let slots = slots(&[2, 1]);
+        // (1 + 1) / 2 == (0 + 1) / 1: neither is less loaded.
+        let _one = hold(&slots[0], 1);
+        assert!(!load_per_weight_less(&slots[0], &slots[1]));
+        assert!(!load_per_weight_less(&slots[1], &slots[0]));
     }
 }

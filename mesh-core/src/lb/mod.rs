@@ -90,3 +90,87 @@ impl EndpointGroup {
         self.endpoints.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Endpoint, HealthStatus};
+    use crate::rng::SeededRng;
+
+    fn slot(host: &str, priority: u32, health: HealthStatus) -> Arc<EndpointSlot> {
+        let mut endpoint = Endpoint::new(host, 80).unwrap();
+        endpoint.priority = priority;
+        endpoint.health = health;
+        EndpointSlot::new(endpoint)
+    }
+
+    fn authorities(group: &EndpointGroup) -> Vec<&str> {
+        group
+            .endpoints()
+            .iter()
+            .map(|s| s.endpoint().authority())
+            .collect()
+    }
+
+    #[test]
+    fn unusable_endpoints_are_skipped() {
+        let group = EndpointGroup::new(
+            &LbPolicy::RoundRobin,
+            [
+                slot("10.0.0.1", 0, HealthStatus::Healthy),
+                slot("10.0.0.2", 0, HealthStatus::Unhealthy),
+                slot("10.0.0.3", 0, HealthStatus::Unknown),
+                slot("10.0.0.4", 0, HealthStatus::Draining),
+                slot("10.0.0.5", 0, HealthStatus::Timeout),
+                slot("10.0.0.6", 0, HealthStatus::Degraded),
+            ],
+        );
+        assert_eq!(
+            authorities(&group),
+            ["10.0.0.1:80", "10.0.0.3:80", "10.0.0.6:80"]
+        );
+        let mut rng = SeededRng::new(1);
+        for _ in 0..30 {
+            let picked = group.pick(None, &mut rng).unwrap();
+            assert!(picked.endpoint().health.is_usable());
+        }
+    }
+
+    #[test]
+    fn only_the_best_priority_with_usable_endpoints_is_used() {
+        let group = EndpointGroup::new(
+            &LbPolicy::Random,
+            [
+                slot("10.0.0.1", 2, HealthStatus::Healthy),
+                slot("10.0.0.2", 0, HealthStatus::Unhealthy),
+                slot("10.0.0.3", 1, HealthStatus::Healthy),
+                slot("10.0.0.4", 1, HealthStatus::Unknown),
+                slot("10.0.0.5", 1, HealthStatus::Draining),
+            ],
+        );
+        assert_eq!(authorities(&group), ["10.0.0.3:80", "10.0.0.4:80"]);
+        let mut rng = SeededRng::new(2);
+        for _ in 0..30 {
+            assert_eq!(group.pick(None, &mut rng).unwrap().endpoint().priority, 1);
+        }
+    }
+
+    #[test]
+    fn an_empty_group_picks_nothing() {
+        let mut rng = SeededRng::new(3);
+        for policy in [
+            LbPolicy::RoundRobin,
+            LbPolicy::Random,
+            LbPolicy::LEAST_REQUEST,
+            LbPolicy::RING_HASH,
+        ] {
+            let none = EndpointGroup::new(&policy, []);
+            assert!(none.is_empty());
+            assert!(none.pick(Some(1), &mut rng).is_none());
+            let all_down =
+                EndpointGroup::new(&policy, [slot("10.0.0.1", 0, HealthStatus::Unhealthy)]);
+            assert!(all_down.is_empty());
+            assert!(all_down.pick(None, &mut rng).is_none());
+        }
+    }
+}
