@@ -87,7 +87,7 @@ fn requests_from_args() -> Result<usize, String> {
 fn print_table(tally: &mut BTreeMap<String, Tally>, requests: usize, elapsed: Duration) {
     println!("order-service through the mesh: {requests} requests, {CONCURRENCY} at a time, {elapsed:.2?}\n");
     println!("{:<8} {:>8} {:>7} {:>14} {:>9} {:>9} {:>9}", "backend", "requests", "share", "x-canary", "p50", "p90", "p99");
-    let mut by_version: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
     for (backend, t) in tally.iter_mut() {
         t.latencies.sort();
         let q = |p: f64| t.latencies[((t.latencies.len() - 1) as f64 * p) as usize];
@@ -101,7 +101,7 @@ fn print_table(tally: &mut BTreeMap<String, Tally>, requests: usize, elapsed: Du
             q(0.99)
         );
         let version = backend.split('-').next().unwrap_or(backend);
-        *by_version.entry(version).or_default() += t.latencies.len();
+        *by_version.entry(version.to_owned()).or_default() += t.latencies.len();
     }
     let canary_total: u32 = tally.values().map(|t| t.canary).sum();
     let canary_v2 = tally.get("v2").map_or(0, |t| t.canary);

@@ -144,16 +144,40 @@ struct Typed<S> {
 fn read_headers(yaml: &str) -> Result<Vec<Option<(ResourceId, Kind)>>, ConfigError> {
     let mut headers = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
-        let resource = || format!("document {}", index + 1);
-        let header = Option::<Header>::deserialize(document)
-            .map_err(|e| yaml_error(&e).in_resource(resource()))?;
+        let header = Option::<Header>::deserialize(document).map_err(|e| {
+            // The parser reads ahead: a syntax error may surface while the
+            // previous document is read. Its line tells the true document.
+            let number = e
+                .location()
+                .map_or(index + 1, |l| document_at(yaml, l.line()));
+            yaml_error(&e).in_resource(format!("document {number}"))
+        })?;
         let Some(header) = header else {
             headers.push(None);
             continue;
         };
-        headers.push(classify(header).map_err(|e| e.in_resource(resource()))?);
+        let resource = format!("document {}", index + 1);
+        headers.push(classify(header).map_err(|e| e.in_resource(resource))?);
     }
     Ok(headers)
+}
+
+/// The number of the document holding 1-based `line`: the `---` markers
+/// before it, plus one if content precedes the first marker.
+fn document_at(yaml: &str, line: usize) -> usize {
+    let mut markers = 0;
+    let mut implicit_first = false;
+    for text in yaml.lines().take(line.saturating_sub(1)) {
+        let is_marker = text
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace));
+        if is_marker {
+            markers += 1;
+        } else if markers == 0 && !text.trim().is_empty() && !text.trim_start().starts_with('#') {
+            implicit_first = true;
+        }
+    }
+    (markers + usize::from(implicit_first)).max(1)
 }
 
 /// Decides whether a document is ours; checks kind, version and name.
@@ -192,11 +216,17 @@ fn classify(header: Header) -> Result<Option<(ResourceId, Kind)>, ConfigError> {
         return Err(ConfigError::new(
             id.to_string(),
             "apiVersion",
-            format!("unsupported version {api_version:?}; expected {GROUP}/ v1alpha3, v1beta1 or v1"),
+            format!(
+                "unsupported version {api_version:?}; expected {GROUP}/ v1alpha3, v1beta1 or v1"
+            ),
         ));
     }
     if id.name.is_empty() {
-        return Err(ConfigError::new(id.to_string(), "metadata.name", "must not be empty"));
+        return Err(ConfigError::new(
+            id.to_string(),
+            "metadata.name",
+            "must not be empty",
+        ));
     }
     Ok(Some((id, kind)))
 }
@@ -256,7 +286,10 @@ spec: {hosts: [a]}
         let r = Resources::parse(yaml).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r.skipped(), 4);
-        assert_eq!(r.virtual_services[0].id.to_string(), "VirtualService default/vs");
+        assert_eq!(
+            r.virtual_services[0].id.to_string(),
+            "VirtualService default/vs"
+        );
         assert!(Resources::parse("").unwrap().is_empty());
         assert!(Resources::parse("# only a comment\n").unwrap().is_empty());
     }
@@ -264,9 +297,17 @@ spec: {hosts: [a]}
     #[test]
     fn rejects_documents_without_kind_or_unparsable() {
         let e = Resources::parse("apiVersion: v1\nmetadata: {name: x}\n").unwrap_err();
-        assert_eq!((e.resource.as_str(), e.field.as_str()), ("document 1", "kind"));
+        assert_eq!(
+            (e.resource.as_str(), e.field.as_str()),
+            ("document 1", "kind")
+        );
         let e = Resources::parse("kind: Pod\napiVersion: v1\n---\nkind: [\n").unwrap_err();
         assert_eq!(e.resource, "document 2");
+        let e = Resources::parse(
+            "kind: A\napiVersion: v1\n---\n# c\n---\nkind: B\napiVersion: v1\n  c: 3\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.resource, "document 3", "{e}");
         let e = Resources::parse("- 1\n- 2\n").unwrap_err();
         assert_eq!(e.resource, "document 1");
         let e = Resources::parse(

@@ -40,14 +40,6 @@ pub(crate) fn normalize(host: &str) -> Result<String, ConfigError> {
     Ok(host.to_ascii_lowercase())
 }
 
-/// A port number from an Istio integer field, within `1..=65535`.
-pub(crate) fn port(number: i64) -> Result<u16, ConfigError> {
-    u16::try_from(number)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| ConfigError::field("", format!("port {number} is not within 1..=65535")))
-}
-
 /// What a service port speaks, as far as routing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocol {
@@ -88,15 +80,17 @@ mod tests {
     #[test]
     fn hosts_and_ports() {
         assert_eq!(normalize("Order-Service").unwrap(), "order-service");
-        assert_eq!(normalize("a.b.svc.cluster.local").unwrap(), "a.b.svc.cluster.local");
+        assert_eq!(
+            normalize("a.b.svc.cluster.local").unwrap(),
+            "a.b.svc.cluster.local"
+        );
         for bad in ["", "*.example.com", "a b", "a:80", "a/b", ".a", "a."] {
             assert!(normalize(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(port(80).unwrap(), 80);
-        assert!(port(0).is_err());
-        assert!(port(70_000).is_err());
-        assert!(port(-1).is_err());
-        assert_eq!(cluster_name("order-service", 80), "outbound|80||order-service");
+        assert_eq!(
+            cluster_name("order-service", 80),
+            "outbound|80||order-service"
+        );
     }
 
     #[test]

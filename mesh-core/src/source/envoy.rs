@@ -1,1 +1,0 @@
-//! Envoy v3 resources.

@@ -1,0 +1,438 @@
+//! End-to-end tests of the Envoy source: whole documents in YAML and in
+//! camelCase JSON load into the same model; bad documents are rejected
+//! with the resource and field named; nothing panics on arbitrary input.
+
+use std::time::Duration;
+
+use super::load;
+use crate::config::{
+    ConfigError, Destination, HashSource, HealthStatus, HttpProtocol, LbPolicy, MeshConfig,
+    PathMatch, RetryOn,
+};
+
+/// A document using every supported feature (also the seed of the
+/// mutation property test).
+pub(super) const DOCUMENT: &str = r#"
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: orders:80
+  api_listener:
+    api_listener:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      stat_prefix: orders
+      route_config:
+        name: orders-routes
+        virtual_hosts:
+        - name: orders
+          domains: ["orders", "orders:80"]
+          routes:
+          - name: canary
+            match:
+              prefix: /
+              headers:
+              - name: x-canary
+                string_match: {exact: always}
+            route:
+              cluster: orders
+              metadata_match: {filter_metadata: {envoy.lb: {version: v2}}}
+          - name: split
+            match: {prefix: /}
+            route:
+              weighted_clusters:
+                clusters:
+                - name: orders
+                  weight: 80
+                  metadata_match: {filter_metadata: {envoy.lb: {version: v1}}}
+                - name: orders
+                  weight: 20
+                  metadata_match: {filter_metadata: {envoy.lb: {version: v2}}}
+              timeout: 0.8s
+              retry_policy:
+                retry_on: 5xx,reset,connect-failure
+                num_retries: 3
+                per_try_timeout: 0.25s
+                retry_back_off: {base_interval: 0.05s, max_interval: 1s}
+              hash_policy:
+              - header: {header_name: x-user}
+                terminal: true
+      http_filters:
+      - name: envoy.filters.http.router
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: payments:9090
+  api_listener:
+    api_listener:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      rds: {route_config_name: payments-routes}
+- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+  name: payments-routes
+  virtual_hosts:
+  - name: payments
+    domains: ["*"]
+    routes:
+    - match: {safe_regex: {regex: "/v[0-9]+/pay"}}
+      route:
+        cluster: payments
+        request_mirror_policies:
+        - cluster: orders
+          runtime_fraction: {default_value: {numerator: 10, denominator: HUNDRED}}
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: orders
+  type: STATIC
+  connect_timeout: 1s
+  lb_policy: LEAST_REQUEST
+  least_request_lb_config: {choice_count: 3}
+  circuit_breakers:
+    thresholds:
+    - {max_connections: 100, max_pending_requests: 10, max_requests: 1000, max_retries: 5}
+  outlier_detection: {consecutive_5xx: 7, base_ejection_time: 15s}
+  load_assignment:
+    cluster_name: orders
+    endpoints:
+    - locality: {region: eu-west1, zone: eu-west1-b}
+      lb_endpoints:
+      - endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 8080}}}
+        metadata: {filter_metadata: {envoy.lb: {version: v1}}}
+      - endpoint: {address: {socket_address: {address: 10.0.0.2, port_value: 8080}}}
+        metadata: {filter_metadata: {envoy.lb: {version: v1}}}
+        load_balancing_weight: 2
+      - endpoint: {address: {socket_address: {address: 10.0.0.3, port_value: 8080}}}
+        metadata: {filter_metadata: {envoy.lb: {version: v2}}}
+- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment
+  cluster_name: payments-v1
+  endpoints:
+  - priority: 1
+    lb_endpoints:
+    - endpoint: {address: {socket_address: {address: payments.internal, port_value: 9090}}}
+      health_status: HEALTHY
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: payments
+  type: EDS
+  eds_cluster_config: {service_name: payments-v1}
+  lb_policy: RING_HASH
+  transport_socket:
+    name: envoy.transport_sockets.tls
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+      sni: payments.internal
+  typed_extension_protocol_options:
+    envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+      "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+      explicit_http_config: {http2_protocol_options: {}}
+"#;
+
+fn build(text: &str) -> Result<MeshConfig, ConfigError> {
+    load(text)?.build()
+}
+
+/// What [`DOCUMENT`] must become, whichever spelling it was loaded from.
+fn check(config: &MeshConfig) {
+    let listener = config.listener("orders:80").expect("listener");
+    assert_eq!(&*listener.route_table, "orders-routes");
+    let table = config.route_table("orders-routes").expect("inline table");
+    let vh = &table.virtual_hosts()[table.virtual_host_for("orders:80").unwrap()];
+    assert_eq!(vh.routes.len(), 2);
+
+    let canary = &vh.routes[0];
+    assert_eq!(&*canary.name, "canary");
+    assert_eq!(canary.matcher.headers.len(), 1);
+    let Destination::Backend(b) = &canary.action.destination else {
+        panic!("{:?}", canary.action.destination);
+    };
+    let subset = b.subset.as_ref().unwrap();
+    assert_eq!((&*b.cluster, &*subset.name), ("orders", "version=v2"));
+    assert_eq!(canary.action.timeout, Some(Duration::from_secs(15)));
+
+    let split = &vh.routes[1].action;
+    let Destination::Weighted(w) = &split.destination else {
+        panic!("{:?}", split.destination);
+    };
+    let arms: Vec<_> = w
+        .arms()
+        .iter()
+        .map(|a| {
+            (
+                a.weight,
+                a.backend.subset.as_ref().unwrap().labels["version"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(arms, [(80, "v1"), (20, "v2")]);
+    assert_eq!(w.total(), 100);
+    assert_eq!(split.timeout, Some(Duration::from_millis(800)));
+    let retry = split.retry.as_ref().unwrap();
+    assert!(
+        retry
+            .retry_on
+            .contains(RetryOn::FIVE_XX | RetryOn::RESET | RetryOn::CONNECT_FAILURE)
+    );
+    assert_eq!(retry.num_retries, 3);
+    assert_eq!(retry.per_try_timeout, Some(Duration::from_millis(250)));
+    assert_eq!(retry.backoff.base_interval, Duration::from_millis(50));
+    assert_eq!(retry.backoff.max_interval, Duration::from_secs(1));
+    assert_eq!(
+        split.hash_policy[0].source,
+        HashSource::Header(http::HeaderName::from_static("x-user"))
+    );
+    assert!(split.hash_policy[0].terminal);
+
+    let pay = config.route_table("payments-routes").unwrap();
+    let route = &pay.virtual_hosts()[0].routes[0];
+    assert!(matches!(&route.matcher.path, PathMatch::Regex(r) if r.is_match("/v2/pay")));
+    assert_eq!(route.action.mirrors[0].fraction.per_million(), 100_000);
+    assert_eq!(
+        &*config.listener("payments:9090").unwrap().route_table,
+        "payments-routes"
+    );
+
+    let orders = config.cluster("orders").unwrap();
+    assert_eq!(orders.lb_policy, LbPolicy::LeastRequest { choice_count: 3 });
+    assert_eq!(orders.connect_timeout, Duration::from_secs(1));
+    let cb = orders.circuit_breakers;
+    assert_eq!(
+        (
+            cb.max_connections,
+            cb.max_pending_requests,
+            cb.max_requests,
+            cb.max_retries
+        ),
+        (100, 10, 1000, 5)
+    );
+    let od = orders.outlier_detection.unwrap();
+    assert_eq!(od.consecutive_5xx, Some(7));
+    assert_eq!(od.base_ejection_time, Duration::from_secs(15));
+    let endpoints: Vec<_> = orders
+        .endpoints
+        .iter()
+        .map(|e| (e.authority(), e.weight, e.labels["version"].as_str()))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            ("10.0.0.1:8080", 1, "v1"),
+            ("10.0.0.2:8080", 2, "v1"),
+            ("10.0.0.3:8080", 1, "v2")
+        ]
+    );
+    assert_eq!(&*orders.endpoints[0].locality.zone, "eu-west1-b");
+
+    let payments = config.cluster("payments").unwrap();
+    assert_eq!(payments.lb_policy, LbPolicy::RING_HASH);
+    assert_eq!(payments.tls, crate::config::TlsMode::Simple);
+    assert_eq!(payments.protocol, HttpProtocol::Http2);
+    assert_eq!(payments.endpoints.len(), 1);
+    assert_eq!(payments.endpoints[0].authority(), "payments.internal:9090");
+    assert_eq!(payments.endpoints[0].health, HealthStatus::Healthy);
+    assert_eq!(payments.endpoints[0].priority, 1);
+}
+
+#[test]
+fn a_full_yaml_document_loads() {
+    check(&build(DOCUMENT).unwrap());
+}
+
+/// proto3 JSON's lowerCamelCase spelling of a snake_case field name.
+fn camel(key: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in key.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn camel_keys(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| (camel(&k), camel_keys(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        serde_json::Value::Array(items) => items.into_iter().map(camel_keys).collect(),
+        other => other,
+    }
+}
+
+#[test]
+fn the_same_document_as_camel_case_json_loads() {
+    let value: serde_json::Value = serde_yaml::from_str(DOCUMENT).unwrap();
+    let json = serde_json::to_string_pretty(&camel_keys(value)).unwrap();
+    for spelled in [
+        "virtualHosts",
+        "weightedClusters",
+        "consecutive5xx",
+        "lbEndpoints",
+        "\"@type\"",
+    ] {
+        assert!(json.contains(spelled), "{spelled} missing from {json}");
+    }
+    assert!(!json.contains("virtual_hosts"));
+    check(&build(&json).unwrap());
+}
+
+#[test]
+fn static_resources_and_multiple_documents() {
+    let text = r#"
+static_resources:
+  listeners:
+  - name: orders:80
+    api_listener:
+      api_listener:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        route_config:
+          virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: orders}}]}]
+---
+staticResources:
+  clusters:
+  - name: orders
+    loadAssignment: {endpoints: [{lbEndpoints: [{endpoint: {address: {socketAddress: {address: 127.0.0.1, portValue: 80}}}}]}]}
+"#;
+    let config = build(text).unwrap();
+    // An unnamed inline table takes the listener's name.
+    assert_eq!(
+        &*config.listener("orders:80").unwrap().route_table,
+        "orders:80"
+    );
+    assert_eq!(config.cluster("orders").unwrap().endpoints.len(), 1);
+}
+
+/// The error of loading and building `text`.
+fn error(text: &str) -> ConfigError {
+    build(text).expect_err("the document must be rejected")
+}
+
+/// A document with one route configuration `r` whose only route is
+/// `route` (YAML flow), and a cluster `orders`.
+fn with_route(route: &str) -> String {
+    format!(
+        r#"
+resources:
+- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+  name: r
+  virtual_hosts: [{{name: vh, domains: ["*"], routes: [{route}]}}]
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: orders
+"#
+    )
+}
+
+/// A document with one cluster `c` whose extra fields are `fields`.
+fn with_cluster(fields: &str) -> String {
+    format!(
+        r#"
+resources:
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: c
+  {fields}
+"#
+    )
+}
+
+#[test]
+fn bad_documents_name_resource_and_field() {
+    let cases = [
+        (
+            with_route(r#"{match: {safe_regex: {regex: "/v(["}}, route: {cluster: orders}}"#),
+            r#"RouteConfiguration "r""#,
+            "virtual_hosts[0].routes[0].match.safe_regex",
+        ),
+        (
+            with_route(
+                "{match: {prefix: /}, route: {weighted_clusters: {clusters: [{name: orders, weight: 0}]}}}",
+            ),
+            r#"RouteConfiguration "r""#,
+            "virtual_hosts[0].routes[0].route.weighted_clusters.clusters",
+        ),
+        (
+            with_route("{match: {prefix: /}, route: {cluster: nowhere}}"),
+            r#"RouteConfiguration "r""#,
+            "virtual_hosts[0].routes[0].route",
+        ),
+        (
+            with_route("{match: {prefix: /}, direct_response: {status: 200}}"),
+            r#"RouteConfiguration "r""#,
+            "virtual_hosts[0].routes[0].direct_response",
+        ),
+        (
+            with_cluster(
+                "load_assignment: {endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 70000}}}}]}]}",
+            ),
+            r#"Cluster "c""#,
+            "load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value",
+        ),
+        (with_cluster("lb_policy: MAGLEV"), r#"Cluster "c""#, "lb_policy"),
+        (
+            format!("{}\n- {{'@type': type.googleapis.com/envoy.config.cluster.v3.Cluster, name: c}}", with_cluster("")),
+            r#"Cluster "c""#,
+            "name",
+        ),
+        (
+            with_cluster("type: EDS\n  eds_cluster_config: {service_name: c-v1}"),
+            r#"Cluster "c""#,
+            "eds_cluster_config.service_name",
+        ),
+        (
+            "resources: [{'@type': type.googleapis.com/envoy.config.listener.v3.Listener, name: orders}]".to_owned(),
+            r#"Listener "orders""#,
+            "name",
+        ),
+        (
+            "resources: [{'@type': type.googleapis.com/envoy.config.listener.v3.Listener, name: 'orders:80', address: {}}]".to_owned(),
+            r#"Listener "orders:80""#,
+            "api_listener",
+        ),
+        (
+            "resources: [{'@type': type.googleapis.com/envoy.config.core.v3.Secret, name: s}]".to_owned(),
+            "Envoy configuration",
+            "resources[0]",
+        ),
+    ];
+    for (text, resource, field) in cases {
+        let e = error(&text);
+        assert_eq!(
+            (e.resource.as_str(), e.field.as_str()),
+            (resource, field),
+            "{e}\n{text}"
+        );
+    }
+    let e = error(&with_cluster("lb_policy: MAGLEV"));
+    assert!(e.reason.contains("MAGLEV"), "{e}");
+    let e = error(&with_route(
+        "{match: {prefix: /}, redirect: {path_redirect: /x}}",
+    ));
+    assert!(e.reason.contains("unsupported action"), "{e}");
+}
+
+#[test]
+fn malformed_text_names_the_input_and_position() {
+    let e = error("resources:\n  - {name: [unclosed\n");
+    assert_eq!(
+        (e.resource.as_str(), e.field.as_str()),
+        ("Envoy configuration", "")
+    );
+    assert!(e.reason.contains("line 2"), "{e}");
+
+    // A well-formed document with a value of the wrong type: serde's path
+    // and position.
+    let e = error(&with_cluster("connect_timeout: 5 minutes"));
+    assert_eq!(e.resource, "Envoy configuration");
+    assert_eq!(e.field, "resources[0].connect_timeout");
+    assert!(
+        e.reason.contains("invalid duration") && e.reason.contains("line 5"),
+        "{e}"
+    );
+    let e = error(&with_cluster("lb_policy: FASTEST"));
+    assert_eq!(e.field, "resources[0].lb_policy");
+
+    let e = error("apiVersion: networking.istio.io/v1\nkind: VirtualService\n");
+    assert!(e.reason.contains("no Envoy resources"), "{e}");
+    assert!(error("").reason.contains("no Envoy resources"));
+    let e = super::load_file("/nonexistent/envoy.yaml").unwrap_err();
+    assert!(e.resource.contains("/nonexistent/envoy.yaml") && e.reason.contains("cannot read"));
+}

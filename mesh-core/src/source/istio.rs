@@ -1,1 +1,0 @@
-//! Istio networking YAML.

@@ -1,0 +1,53 @@
+//! Applying a [`ServicePolicy`] to loaded configuration.
+//!
+//! The policy targets a *host*: every listener named `host:<port>` (one
+//! per port the host serves) leads to a route table, and every route of
+//! those tables gets the policy's timeout (also as the cap on a gRPC
+//! request's `grpc-timeout`) and retry policy, replacing whatever the
+//! source configured. Naming a host that has no listener is an error, so
+//! a typo in a host name cannot silently leave the service unprotected.
+
+use std::sync::Arc;
+
+use super::{RESOURCE, ServicePolicy};
+use crate::config::{ConfigError, MeshConfigBuilder};
+
+impl ServicePolicy {
+    /// Sets this policy on every route serving `host` (any port).
+    pub fn apply(&self, builder: &mut MeshConfigBuilder, host: &str) -> Result<(), ConfigError> {
+        let tables: Vec<Arc<str>> = builder
+            .listeners()
+            .iter()
+            .filter(|l| serves(&l.name, host))
+            .map(|l| Arc::clone(&l.route_table))
+            .collect();
+        if tables.is_empty() {
+            let known: Vec<&str> = builder.listeners().iter().map(|l| &*l.name).collect();
+            return Err(ConfigError::new(
+                RESOURCE,
+                "",
+                format!(
+                    "no listener for host {host:?} (listeners: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        for table in builder.route_tables_mut() {
+            if !tables.contains(table.name()) {
+                continue;
+            }
+            for route in table.routes_mut() {
+                route.action.timeout = Some(self.timeout);
+                route.action.max_stream_duration = Some(self.timeout);
+                route.action.retry = self.retry.clone();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether listener `name` (`host:port`) is one of `host`'s.
+fn serves(name: &str, host: &str) -> bool {
+    name.rsplit_once(':')
+        .is_some_and(|(h, port)| h.eq_ignore_ascii_case(host) && port.parse::<u16>().is_ok())
+}

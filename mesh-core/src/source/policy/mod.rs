@@ -1,0 +1,79 @@
+//! The simple cross-language policy JSON.
+//!
+//! Every binding (C, Python, Java, Go) accepts the same small document to
+//! set a service's timeout and retries without writing Istio or Envoy
+//! configuration:
+//!
+//! ```json
+//! {"service_timeout_ms": 800, "max_retries": 3,
+//!  "backoff_strategy": "exponential", "jitter_enabled": true}
+//! ```
+//!
+//! Parsing and applying live here, once, so every language behaves
+//! identically; a binding only passes the text through. The format is
+//! deliberately strict, because a typo that one language ignores and
+//! another rejects is exactly the divergence this format exists to avoid:
+//!
+//! | field | type | |
+//! |---|---|---|
+//! | `service_timeout_ms` | integer > 0 | required: the overall timeout, retries included |
+//! | `max_retries` | integer ≥ 0 | required: retries after the first attempt (0: none) |
+//! | `backoff_strategy` | `"exponential"`, `"linear"` or `"constant"` | required |
+//! | `jitter_enabled` | boolean | required: full jitter on each wait |
+//! | `base_backoff_ms` | integer > 0 | optional, default 25 |
+//! | `max_backoff_ms` | integer ≥ base | optional, default 10 × base |
+//! | `retry_on` | string | optional, default `"5xx,reset,connect-failure,refused-stream"`; Envoy condition names, numbers are retriable statuses |
+//! | `per_try_timeout_ms` | integer > 0 | optional: timeout of each attempt |
+//!
+//! Unknown fields, duplicate fields, wrong types (including `800.0` for
+//! an integer) and out-of-range values are errors whose `resource` is
+//! `policy` and whose `field` is the member's name.
+//!
+//! [`ServicePolicy::apply`] then **overrides** the timeout and retry
+//! policy of every route serving a host (whatever a VirtualService or
+//! Envoy route said): the policy is the service owner's last word.
+
+mod apply;
+mod json;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, RetryPolicy};
+
+/// The resource name of every policy error.
+const RESOURCE: &str = "policy";
+
+/// A parsed, validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePolicy {
+    /// The overall timeout of a request, retries included.
+    pub timeout: Duration,
+    /// The retry policy; `None` when `max_retries` is 0.
+    pub retry: Option<RetryPolicy>,
+}
+
+impl ServicePolicy {
+    /// Parses and validates the policy JSON.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        json::parse(text).map_err(|e| e.in_resource(RESOURCE))
+    }
+}
+
+impl TryFrom<&str> for ServicePolicy {
+    type Error = ConfigError;
+
+    fn try_from(text: &str) -> Result<Self, ConfigError> {
+        Self::from_json(text)
+    }
+}
+
+impl std::str::FromStr for ServicePolicy {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        Self::from_json(text)
+    }
+}

@@ -1,0 +1,269 @@
+//! The policy JSON: the shared fixture, each rejection, `apply`, and a
+//! property test that nothing panics.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+use super::ServicePolicy;
+use crate::config::{BackoffStrategy, Destination, MeshConfigBuilder, RetryOn};
+use crate::source::istio;
+
+fn shared(path: &str) -> String {
+    let path = format!(
+        "{}/../../shared/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+static POLICY: LazyLock<String> = LazyLock::new(|| shared("policy/order-service-policy.json"));
+static ORDER_SERVICE: LazyLock<String> = LazyLock::new(|| shared("istio/order-service.yaml"));
+
+fn order_service() -> MeshConfigBuilder {
+    istio::load(&ORDER_SERVICE).unwrap()
+}
+
+#[test]
+fn the_fixture_parses() {
+    let policy = ServicePolicy::from_json(&POLICY).unwrap();
+    assert_eq!(policy.timeout, Duration::from_millis(800));
+    let retry = policy.retry.expect("retries");
+    assert_eq!(retry.num_retries, 3);
+    assert_eq!(
+        retry.retry_on,
+        RetryOn::FIVE_XX | RetryOn::RESET | RetryOn::CONNECT_FAILURE | RetryOn::REFUSED_STREAM
+    );
+    assert_eq!(retry.per_try_timeout, None);
+    assert_eq!(retry.backoff.strategy, BackoffStrategy::Exponential);
+    assert!(retry.backoff.jitter);
+    assert_eq!(retry.backoff.base_interval, Duration::from_millis(25));
+    assert_eq!(retry.backoff.max_interval, Duration::from_millis(250));
+    assert_eq!(
+        ServicePolicy::try_from(POLICY.as_str()).unwrap().timeout,
+        policy.timeout
+    );
+}
+
+#[test]
+fn optional_fields() {
+    let policy: ServicePolicy = r#"{"service_timeout_ms": 2000, "max_retries": 2,
+        "backoff_strategy": "linear", "jitter_enabled": false, "base_backoff_ms": 50,
+        "max_backoff_ms": 60, "retry_on": "gateway-error, 429", "per_try_timeout_ms": 500}"#
+        .parse()
+        .unwrap();
+    let retry = policy.retry.unwrap();
+    assert_eq!(retry.backoff.strategy, BackoffStrategy::Linear);
+    assert!(!retry.backoff.jitter);
+    assert_eq!(retry.backoff.base_interval, Duration::from_millis(50));
+    assert_eq!(retry.backoff.max_interval, Duration::from_millis(60));
+    assert_eq!(
+        retry.retry_on,
+        RetryOn::GATEWAY_ERROR | RetryOn::RETRIABLE_STATUS_CODES
+    );
+    assert_eq!(retry.retriable_status_codes, [429]);
+    assert_eq!(retry.per_try_timeout, Some(Duration::from_millis(500)));
+
+    let none = ServicePolicy::from_json(
+        r#"{"service_timeout_ms": 1, "max_retries": 0, "backoff_strategy": "constant", "jitter_enabled": true}"#,
+    )
+    .unwrap();
+    assert!(none.retry.is_none());
+}
+
+#[test]
+fn bad_inputs_name_the_field() {
+    let base = r#""service_timeout_ms": 800, "max_retries": 3, "backoff_strategy": "exponential", "jitter_enabled": true"#;
+    let with = |extra: &str| format!("{{{base}, {extra}}}");
+    let replacing = |field: &str, value: &str| {
+        let doc: serde_json::Value = serde_json::from_str(&format!("{{{base}}}")).unwrap();
+        let mut text = doc.to_string();
+        let old = format!("\"{field}\":{}", doc[field]);
+        text = text.replace(&old, &format!("\"{field}\":{value}"));
+        text
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("{}".into(), "service_timeout_ms", "required"),
+        (
+            replacing("service_timeout_ms", "0"),
+            "service_timeout_ms",
+            "greater than zero",
+        ),
+        (
+            replacing("service_timeout_ms", "\"800\""),
+            "service_timeout_ms",
+            "not a string",
+        ),
+        (
+            replacing("service_timeout_ms", "800.0"),
+            "service_timeout_ms",
+            "fractional",
+        ),
+        (
+            replacing("service_timeout_ms", "-5"),
+            "service_timeout_ms",
+            "negative",
+        ),
+        (
+            replacing("service_timeout_ms", "null"),
+            "service_timeout_ms",
+            "null",
+        ),
+        (
+            replacing("max_retries", "5000000000"),
+            "max_retries",
+            "too large",
+        ),
+        (replacing("max_retries", "true"), "max_retries", "boolean"),
+        (
+            replacing("backoff_strategy", "\"fibonacci\""),
+            "backoff_strategy",
+            "fibonacci",
+        ),
+        (
+            replacing("backoff_strategy", "\"Exponential\""),
+            "backoff_strategy",
+            "Exponential",
+        ),
+        (
+            replacing("jitter_enabled", "\"yes\""),
+            "jitter_enabled",
+            "true or false",
+        ),
+        (
+            r#"{"service_timeout_ms": 800, "max_retries": 3, "jitter_enabled": true}"#.into(),
+            "backoff_strategy",
+            "required",
+        ),
+        (with(r#""timeout_ms": 5"#), "timeout_ms", "unknown field"),
+        (with(r#""max_retries": 4"#), "max_retries", "duplicate"),
+        (
+            with(r#""base_backoff_ms": 0"#),
+            "base_backoff_ms",
+            "greater than zero",
+        ),
+        (
+            with(r#""base_backoff_ms": 100, "max_backoff_ms": 50"#),
+            "max_backoff_ms",
+            "below",
+        ),
+        (
+            with(r#""retry_on": "5xx,sometimes""#),
+            "retry_on",
+            "sometimes",
+        ),
+        (with(r#""retry_on": " , ""#), "retry_on", "at least one"),
+        (with(r#""retry_on": ["5xx"]"#), "retry_on", "an array"),
+        (
+            with(r#""per_try_timeout_ms": 0"#),
+            "per_try_timeout_ms",
+            "greater than zero",
+        ),
+        ("[]".into(), "", "JSON object"),
+        (
+            "{\"service_timeout_ms\": ".into(),
+            "",
+            "invalid policy JSON",
+        ),
+        ("".into(), "", "invalid policy JSON"),
+    ];
+    for (json, field, reason) in cases {
+        let e = ServicePolicy::from_json(&json).expect_err(&json);
+        assert_eq!(e.resource, "policy", "{json}: {e}");
+        assert_eq!(e.field, field, "{json}: {e}");
+        assert!(e.reason.contains(reason), "{json}: {e}");
+    }
+}
+
+#[test]
+fn apply_overrides_the_routes_of_the_host() {
+    let policy = ServicePolicy::from_json(&POLICY).unwrap();
+    let mut builder = order_service();
+    policy.apply(&mut builder, "Order-Service").unwrap();
+    let config = builder.build().unwrap();
+    let table = config.route_table("order-service:80").unwrap();
+    let routes = &table.virtual_hosts()[0].routes;
+    assert_eq!(routes.len(), 2);
+    for route in routes {
+        assert_eq!(route.action.timeout, Some(Duration::from_millis(800)));
+        assert_eq!(
+            route.action.max_stream_duration,
+            Some(Duration::from_millis(800))
+        );
+        assert_eq!(route.action.retry, policy.retry);
+    }
+    // Routing itself is untouched.
+    assert!(matches!(
+        routes[1].action.destination,
+        Destination::Weighted(_)
+    ));
+
+    let off = ServicePolicy::from_json(
+        r#"{"service_timeout_ms": 100, "max_retries": 0, "backoff_strategy": "constant", "jitter_enabled": false}"#,
+    )
+    .unwrap();
+    let mut builder = order_service();
+    off.apply(&mut builder, "order-service").unwrap();
+    let config = builder.build().unwrap();
+    let table = config.route_table("order-service:80").unwrap();
+    assert!(
+        table.virtual_hosts()[0]
+            .routes
+            .iter()
+            .all(|r| r.action.retry.is_none())
+    );
+}
+
+#[test]
+fn apply_to_an_unknown_host_is_an_error() {
+    let policy = ServicePolicy::from_json(&POLICY).unwrap();
+    let mut builder = order_service();
+    let e = policy.apply(&mut builder, "payment-service").unwrap_err();
+    assert_eq!(e.resource, "policy");
+    assert!(e.reason.contains("\"payment-service\""), "{e}");
+    assert!(e.reason.contains("order-service:80"), "{e}");
+    // `order` is a prefix of the host, not the host.
+    assert!(policy.apply(&mut builder, "order").is_err());
+}
+
+/// Inserts, deletes or replaces characters of `text`.
+fn mutate(text: &str, edits: &[(usize, u8, char)]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for &(position, op, c) in edits {
+        let i = position % (chars.len() + 1);
+        match op % 3 {
+            0 if i < chars.len() => {
+                chars.remove(i);
+            }
+            2 if i < chars.len() => chars[i] = c,
+            _ => chars.insert(i, c),
+        }
+    }
+    chars.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,200}") {
+        let _ = ServicePolicy::from_json(&text);
+    }
+
+    #[test]
+    fn mutated_fixture_never_panics(
+        edits in vec((any::<usize>(), any::<u8>(), prop_oneof![
+            prop::sample::select(vec!['{', '}', '"', ':', ',', '0', '9', '-', '.', 'e', ' ', '[']),
+            any::<char>(),
+        ]), 1..8),
+    ) {
+        let text = mutate(&POLICY, &edits);
+        if let Ok(policy) = ServicePolicy::from_json(&text) {
+            let mut builder = order_service();
+            policy.apply(&mut builder, "order-service").unwrap();
+            prop_assert!(builder.build().is_ok());
+        }
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every check CI runs, on a fresh machine: installs what it needs (Rust
+# toolchain components, crates) and runs format, lint, tests, bench build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is missing: install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null 2>&1; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== cargo bench --no-run"
+cargo bench --workspace --locked --no-run
+echo "== quickstart"
+cargo run --locked -p mesh-examples --example quickstart -- --requests 200
+cargo run --locked -p mesh-examples --example grpc
