@@ -45,8 +45,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         entry.1 += u32::from(canary);
     }
     let elapsed = started.elapsed();
-    println!("demo.Greeter/SayHello through the mesh: {CALLS} calls in {elapsed:.2?} ({:.0?} each)\n", elapsed / CALLS as u32);
-    println!("{:<8} {:>6} {:>7} {:>9}", "backend", "calls", "share", "x-canary");
+    println!(
+        "demo.Greeter/SayHello through the mesh: {CALLS} calls in {elapsed:.2?} ({:.0?} each)\n",
+        elapsed / CALLS as u32
+    );
+    println!(
+        "{:<8} {:>6} {:>7} {:>9}",
+        "backend", "calls", "share", "x-canary"
+    );
     for (backend, (calls, canary)) in &tally {
         let share = 100.0 * f64::from(*calls) / CALLS as f64;
         println!("{backend:<8} {calls:>6} {share:>6.1}% {canary:>9}");

@@ -55,7 +55,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let request = request.body(Full::default())?;
                 let sent = Instant::now();
                 let response = client.request(request).await?;
-                let backend = String::from_utf8(response.into_body().collect().await?.to_bytes().to_vec())?;
+                let backend =
+                    String::from_utf8(response.into_body().collect().await?.to_bytes().to_vec())?;
                 let entry = tally.entry(backend).or_default();
                 entry.latencies.push(sent.elapsed());
                 entry.canary += u32::from(canary);
@@ -85,8 +86,13 @@ fn requests_from_args() -> Result<usize, String> {
 }
 
 fn print_table(tally: &mut BTreeMap<String, Tally>, requests: usize, elapsed: Duration) {
-    println!("order-service through the mesh: {requests} requests, {CONCURRENCY} at a time, {elapsed:.2?}\n");
-    println!("{:<8} {:>8} {:>7} {:>14} {:>9} {:>9} {:>9}", "backend", "requests", "share", "x-canary", "p50", "p90", "p99");
+    println!(
+        "order-service through the mesh: {requests} requests, {CONCURRENCY} at a time, {elapsed:.2?}\n"
+    );
+    println!(
+        "{:<8} {:>8} {:>7} {:>14} {:>9} {:>9} {:>9}",
+        "backend", "requests", "share", "x-canary", "p50", "p90", "p99"
+    );
     let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
     for (backend, t) in tally.iter_mut() {
         t.latencies.sort();

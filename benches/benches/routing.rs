@@ -14,8 +14,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::HeaderMap;
 use mesh_core::config::{
     Backend, Cluster, Destination, DomainPattern, Endpoint, HeaderMatcher, HeaderRule, Listener,
-    MeshConfig, PathMatch, Route, RouteAction, RouteMatch, RouteTable, StringMatcher,
-    VirtualHost,
+    MeshConfig, PathMatch, Route, RouteAction, RouteMatch, RouteTable, StringMatcher, VirtualHost,
 };
 use mesh_core::rng::SeededRng;
 use mesh_core::{RequestHead, Snapshot};
@@ -69,7 +68,10 @@ fn table_of(routes: usize) -> MeshConfig {
 
 fn bench_routing(c: &mut Criterion) {
     let mut group = c.benchmark_group("route");
-    group.sample_size(30).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
     let mut headers = HeaderMap::new();
     headers.insert("x-tenant", "acme".parse().expect("ascii"));
     for n in [10usize, 100, 1000] {

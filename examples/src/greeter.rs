@@ -73,7 +73,10 @@ where
             .map_err(|e| Status::unavailable(format!("transport not ready: {}", e.into())))?;
         let path = PathAndQuery::from_static(SAY_HELLO);
         let codec = ProstCodec::<HelloRequest, HelloReply>::default();
-        let response = self.inner.unary(request.into_request(), path, codec).await?;
+        let response = self
+            .inner
+            .unary(request.into_request(), path, codec)
+            .await?;
         Ok(response.into_inner())
     }
 }
@@ -104,7 +107,8 @@ impl Service<http::Request<Body>> for GreeterServer {
             if request.uri().path() != SAY_HELLO {
                 return Ok(Status::unimplemented(request.uri().path()).into_http());
             }
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::<HelloReply, HelloRequest>::default());
+            let mut grpc =
+                tonic::server::Grpc::new(ProstCodec::<HelloReply, HelloRequest>::default());
             Ok(grpc.unary(this, request).await)
         })
     }

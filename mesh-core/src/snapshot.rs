@@ -58,7 +58,12 @@ impl Snapshot {
     pub fn new(config: Arc<MeshConfig>) -> Self {
         let slots: HashMap<&str, Vec<Arc<EndpointSlot>>> = config
             .clusters()
-            .map(|c| (&*c.name, c.endpoints.iter().cloned().map(EndpointSlot::new).collect()))
+            .map(|c| {
+                (
+                    &*c.name,
+                    c.endpoints.iter().cloned().map(EndpointSlot::new).collect(),
+                )
+            })
             .collect();
         let mut groups = HashMap::new();
         let mut tables: HashMap<&str, Arc<CompiledTable>> = HashMap::new();
@@ -93,7 +98,9 @@ impl Snapshot {
                 continue;
             };
             if let Some(host) = listener.name.strip_suffix(":80") {
-                listeners.entry(host.into()).or_insert_with(|| table.clone());
+                listeners
+                    .entry(host.into())
+                    .or_insert_with(|| table.clone());
             }
             listeners.insert((*listener.name).into(), table.clone());
         }
@@ -223,7 +230,10 @@ impl Routed<'_> {
                 .unwrap_or_default();
             Error::new(
                 ErrorKind::NoHealthyEndpoint,
-                format!("cluster {:?}{subset} has no healthy endpoint", self.cluster.name),
+                format!(
+                    "cluster {:?}{subset} has no healthy endpoint",
+                    self.cluster.name
+                ),
             )
         })
     }

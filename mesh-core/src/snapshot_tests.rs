@@ -6,9 +6,9 @@ use http::HeaderMap;
 
 use super::*;
 use crate::config::{
-    Destination, DomainPattern, Endpoint, HeaderMatcher, HeaderRule, Labels, Listener,
-    MeshConfig, PathMatch, RouteAction, RouteMatch, RouteTable, StringMatcher, Subset,
-    SubsetRef, VirtualHost, WeightedBackend, WeightedBackends,
+    Destination, DomainPattern, Endpoint, HeaderMatcher, HeaderRule, Labels, Listener, MeshConfig,
+    PathMatch, RouteAction, RouteMatch, RouteTable, StringMatcher, Subset, SubsetRef, VirtualHost,
+    WeightedBackend, WeightedBackends,
 };
 use crate::rng::SeededRng;
 
@@ -44,7 +44,11 @@ fn order_service() -> MeshConfig {
     };
     let mut cluster = crate::config::Cluster::new(
         "orders",
-        vec![endpoint(8001, "v1"), endpoint(8002, "v1"), endpoint(8003, "v2")],
+        vec![
+            endpoint(8001, "v1"),
+            endpoint(8002, "v1"),
+            endpoint(8003, "v2"),
+        ],
     );
     cluster.subsets = ["v1", "v2", "v3"]
         .iter()
@@ -140,7 +144,9 @@ fn weighted_split_lands_within_two_percent_and_subsets_hold() {
     let headers = HeaderMap::new();
     let mut v1 = 0u32;
     for _ in 0..10_000 {
-        let routed = snapshot.route(&head("orders", "/", &headers), &mut rng).unwrap();
+        let routed = snapshot
+            .route(&head("orders", "/", &headers), &mut rng)
+            .unwrap();
         let picked = routed.pick(&mut rng).unwrap();
         let want = &routed.backend.subset.as_ref().unwrap().name;
         assert_eq!(version_of(&picked), &**want, "subset restriction broken");
@@ -192,7 +198,9 @@ fn an_empty_subset_is_a_typed_error() {
     let snapshot = Snapshot::new(Arc::new(order_service()));
     let mut rng = SeededRng::new(1);
     let headers = HeaderMap::new();
-    let routed = snapshot.route(&head("orders", "/v3/x", &headers), &mut rng).unwrap();
+    let routed = snapshot
+        .route(&head("orders", "/v3/x", &headers), &mut rng)
+        .unwrap();
     let e = routed.pick(&mut rng).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoHealthyEndpoint);
     assert!(e.message().contains("\"v3\""), "{e}");
@@ -226,7 +234,10 @@ fn unknown_subset_and_cluster_are_rejected_at_build() {
         .cluster(cluster)
         .build()
         .unwrap_err();
-    assert_eq!((e.resource.as_str(), e.field.as_str()), ("Cluster \"orders\"", "name"));
+    assert_eq!(
+        (e.resource.as_str(), e.field.as_str()),
+        ("Cluster \"orders\"", "name")
+    );
     config = MeshConfig::builder()
         .listener(Listener::new("a:1", "missing").unwrap())
         .build()

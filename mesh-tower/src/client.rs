@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -166,4 +165,3 @@ where
         self.service.call(request)
     }
 }
-

@@ -30,7 +30,9 @@ impl OrderService {
             Backend::start("v1-b").await.expect("backend v1-b"),
             Backend::start("v2").await.expect("backend v2"),
         ];
-        let yaml = edit(order_service_yaml(backends.each_ref().map(|b| b.addr().port())));
+        let yaml = edit(order_service_yaml(
+            backends.each_ref().map(|b| b.addr().port()),
+        ));
         let config = mesh_core::source::istio::load(&yaml)
             .and_then(|b| b.build())
             .expect("the fixture loads");

@@ -47,7 +47,14 @@ async fn a_tonic_client_runs_over_the_mesh_with_split_and_header_route() {
     // 80% of 500: standard deviation about 9; ±45 never flakes.
     assert!((355..=445).contains(&v1), "v1 got {v1}: {by_backend:?}");
     for _ in 0..50 {
-        assert_eq!(client.say_hello(hello(true)).await.expect("a reply").backend, "v2");
+        assert_eq!(
+            client
+                .say_hello(hello(true))
+                .await
+                .expect("a reply")
+                .backend,
+            "v2"
+        );
     }
     let served: u64 = backends.iter().map(|b| b.served()).sum();
     assert_eq!(served, 550);

@@ -31,12 +31,18 @@ async fn the_canary_split_is_about_80_20_and_the_header_pins_v2() {
     // 80% of 1000 has a standard deviation of about 13: ±50 never flakes.
     assert!((750..=850).contains(&v1), "v1 got {v1}: {by_backend:?}");
     // Least request spreads v1 over both of its endpoints.
-    assert!(by_backend["v1-a"] > 100 && by_backend["v1-b"] > 100, "{by_backend:?}");
+    assert!(
+        by_backend["v1-a"] > 100 && by_backend["v1-b"] > 100,
+        "{by_backend:?}"
+    );
 
     for _ in 0..200 {
         let response = scenario
             .client
-            .request(get("http://order-service/orders/1", &[("x-canary", "always")]))
+            .request(get(
+                "http://order-service/orders/1",
+                &[("x-canary", "always")],
+            ))
             .await
             .expect("routed");
         assert_eq!(body_text(response).await, "v2");
@@ -47,11 +53,18 @@ async fn the_canary_split_is_about_80_20_and_the_header_pins_v2() {
 async fn mesh_layer_wraps_a_plain_hyper_client() {
     let scenario = OrderService::start().await;
     let snapshots = scenario.client.snapshots().clone();
-    let client: Client<_, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut service = ServiceBuilder::new().layer(MeshLayer::new(snapshots)).service(client);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut service = ServiceBuilder::new()
+        .layer(MeshLayer::new(snapshots))
+        .service(client);
     let request = get("http://order-service:80/x", &[("x-canary", "always")]);
-    let response = service.ready().await.expect("ready").call(request).await.expect("routed");
+    let response = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(request)
+        .await
+        .expect("routed");
     assert_eq!(body_text(response).await, "v2");
     assert_eq!(scenario.backends[2].served(), 1);
 }
@@ -59,7 +72,11 @@ async fn mesh_layer_wraps_a_plain_hyper_client() {
 #[tokio::test]
 async fn a_request_with_no_route_is_a_typed_error() {
     let scenario = OrderService::start().await;
-    for uri in ["http://unknown-service/", "http://order-service:8080/", "/relative-only"] {
+    for uri in [
+        "http://unknown-service/",
+        "http://order-service:8080/",
+        "/relative-only",
+    ] {
         let e = scenario.client.request(get(uri, &[])).await.unwrap_err();
         assert!(
             matches!(e.kind(), ErrorKind::NoRoute | ErrorKind::InvalidRequest),
@@ -90,7 +107,10 @@ async fn an_empty_subset_is_a_typed_error() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoHealthyEndpoint, "{e}");
-    let ok = scenario.client.request(get("http://order-service/", &[])).await;
+    let ok = scenario
+        .client
+        .request(get("http://order-service/", &[]))
+        .await;
     assert!(ok.is_ok());
 }
 
@@ -117,7 +137,9 @@ async fn a_dead_endpoint_is_a_transport_error_and_a_swap_fixes_it() {
     };
     let ports = scenario.backends.each_ref().map(|b| b.addr().port());
     let broken = mesh_examples::scenario::order_service_yaml([ports[0], ports[1], closed]);
-    let config = mesh_core::source::istio::load(&broken).and_then(|b| b.build()).expect("loads");
+    let config = mesh_core::source::istio::load(&broken)
+        .and_then(|b| b.build())
+        .expect("loads");
     snapshots.store(mesh_core::Snapshot::new(Arc::new(config)));
     let e = scenario
         .client
@@ -127,7 +149,9 @@ async fn a_dead_endpoint_is_a_transport_error_and_a_swap_fixes_it() {
     assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
 
     let fixed = mesh_examples::scenario::order_service_yaml(ports);
-    let config = mesh_core::source::istio::load(&fixed).and_then(|b| b.build()).expect("loads");
+    let config = mesh_core::source::istio::load(&fixed)
+        .and_then(|b| b.build())
+        .expect("loads");
     snapshots.store(mesh_core::Snapshot::new(Arc::new(config)));
     let response = scenario
         .client

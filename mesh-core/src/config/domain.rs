@@ -216,8 +216,8 @@ mod tests {
         for bad in ["", "a*b", "*.*", "**", "a b", "x/y"] {
             assert!(DomainPattern::parse(bad).is_err(), "{bad:?}");
         }
-        let a = vec![DomainPattern::parse("x").unwrap()];
-        let b = vec![DomainPattern::parse("X").unwrap()];
+        let a = [DomainPattern::parse("x").unwrap()];
+        let b = [DomainPattern::parse("X").unwrap()];
         let e = DomainIndex::new([(0, &a[..]), (1, &b[..])]).unwrap_err();
         assert_eq!(e.field, "virtual_hosts[1].domains[0]");
     }

@@ -226,11 +226,10 @@ impl Fraction {
 
     /// `numerator / denominator`, clamped to 100% as Envoy does.
     pub fn new(numerator: u64, denominator: u64) -> Self {
-        let ppm = if denominator == 0 {
-            0
-        } else {
-            (numerator.saturating_mul(1_000_000) / denominator).min(1_000_000)
-        };
+        let ppm = numerator
+            .saturating_mul(1_000_000)
+            .checked_div(denominator)
+            .map_or(0, |ppm| ppm.min(1_000_000));
         Self {
             per_million: ppm as u32,
         }

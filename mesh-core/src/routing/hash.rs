@@ -43,7 +43,9 @@ fn hash_input(
             Some(digest(&joined))
         }
         HashSource::Cookie(name) => cookie(request, name).map(|v| digest(v.as_bytes())),
-        HashSource::SourceIp => request.source_ip.map(|ip| digest(ip.to_string().as_bytes())),
+        HashSource::SourceIp => request
+            .source_ip
+            .map(|ip| digest(ip.to_string().as_bytes())),
         HashSource::QueryParameter(name) => {
             query_param(request.query, name).map(|v| digest(v.as_bytes()))
         }
@@ -94,9 +96,18 @@ mod tests {
         let h = head(&headers, "tenant=t1");
         let user = HeaderName::from_static("x-user");
         let one = |s| request_hash(&[policy(s, false)], &h);
-        assert_eq!(one(HashSource::Header(user.clone())), Some(xxh64(b"alice", 0)));
-        assert_eq!(one(HashSource::Cookie("session".into())), Some(xxh64(b"s1", 0)));
-        assert_eq!(one(HashSource::QueryParameter("tenant".into())), Some(xxh64(b"t1", 0)));
+        assert_eq!(
+            one(HashSource::Header(user.clone())),
+            Some(xxh64(b"alice", 0))
+        );
+        assert_eq!(
+            one(HashSource::Cookie("session".into())),
+            Some(xxh64(b"s1", 0))
+        );
+        assert_eq!(
+            one(HashSource::QueryParameter("tenant".into())),
+            Some(xxh64(b"t1", 0))
+        );
         assert_eq!(one(HashSource::SourceIp), Some(xxh64(b"10.0.0.1", 0)));
         assert_eq!(one(HashSource::Cookie("missing".into())), None);
         assert_eq!(request_hash(&[], &h), None);

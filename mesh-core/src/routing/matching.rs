@@ -54,7 +54,9 @@ mod tests {
     use http::HeaderMap;
 
     use super::*;
-    use crate::config::{FullRegex, HeaderMatcher, HeaderRule, QueryParamMatcher, QueryRule, StringMatcher};
+    use crate::config::{
+        FullRegex, HeaderMatcher, HeaderRule, QueryParamMatcher, QueryRule, StringMatcher,
+    };
 
     fn request<'a>(path: &'a str, query: &'a str, headers: &'a HeaderMap) -> RequestHead<'a> {
         RequestHead {

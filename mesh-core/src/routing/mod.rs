@@ -52,7 +52,10 @@ pub fn select_route(table: &RouteTable, request: &RequestHead<'_>) -> Result<Rou
 
 /// Draws the backend of `destination`: the only one, or a weighted arm.
 /// Returns the arm's index (in [`Destination::backends`] order) with it.
-pub fn choose_backend<'d>(destination: &'d Destination, rng: &mut dyn MeshRng) -> (usize, &'d Backend) {
+pub fn choose_backend<'d>(
+    destination: &'d Destination,
+    rng: &mut dyn MeshRng,
+) -> (usize, &'d Backend) {
     match destination {
         Destination::Backend(backend) => (0, backend),
         Destination::Weighted(split) => {
