@@ -1,10 +1,10 @@
 //! A snapshot: one configuration, compiled for the request path, and the
 //! handle that swaps snapshots atomically.
 //!
-//! Building a [`Snapshot`] resolves every route's backends to
-//! [`EndpointGroup`]s once, so a request does two hash lookups (listener,
-//! nothing else), a linear route scan and a pick — no locks, no
-//! allocation on the common path. A request reads one snapshot from start
+//! Building a [`Snapshot`] resolves every route's backends to their
+//! cluster and [`EndpointGroup`] once, so a request does two hash lookups
+//! (the listener by authority, the virtual host by domain), a linear
+//! route scan and a pick — no locks, no allocation on the common path. A request reads one snapshot from start
 //! to end; a configuration change builds a new snapshot and swaps it into
 //! the [`SnapshotHandle`] while in-flight requests keep the old one alive.
 //! Endpoint slots (and their active-request counters) are per snapshot.
@@ -32,7 +32,14 @@ pub struct Snapshot {
 #[derive(Debug)]
 struct CompiledTable {
     table: Arc<RouteTable>,
-    groups: Vec<Vec<Vec<Arc<EndpointGroup>>>>,
+    arms: Vec<Vec<Vec<CompiledArm>>>,
+}
+
+/// One backend of a route, resolved: its cluster and its endpoint group.
+#[derive(Debug, Clone)]
+struct CompiledArm {
+    cluster: Arc<Cluster>,
+    group: Arc<EndpointGroup>,
 }
 
 /// A routed request: the route, the chosen backend, and where to pick.
@@ -78,7 +85,7 @@ impl Snapshot {
                             r.action
                                 .destination
                                 .backends()
-                                .map(|b| group_for(b, &config, &slots, &mut groups))
+                                .map(|b| compile_arm(b, &config, &slots, &mut groups))
                                 .collect()
                         })
                         .collect()
@@ -88,7 +95,7 @@ impl Snapshot {
                 table.name(),
                 Arc::new(CompiledTable {
                     table: table.clone(),
-                    groups: compiled,
+                    arms: compiled,
                 }),
             );
         }
@@ -143,17 +150,13 @@ impl Snapshot {
         })?;
         let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
         let (arm, backend) = routing::choose_backend(&route.action.destination, rng);
-        let group = &compiled.groups[index.virtual_host][index.route][arm];
-        let cluster = self
-            .config
-            .cluster(&backend.cluster)
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "validated cluster is missing"))?;
+        let arm = &compiled.arms[index.virtual_host][index.route][arm];
         Ok(Routed {
             route,
             backend,
-            cluster,
+            cluster: &arm.cluster,
             hash: routing::request_hash(&route.action.hash_policy, request),
-            group,
+            group: &arm.group,
         })
     }
 
@@ -189,33 +192,36 @@ impl Snapshot {
     }
 }
 
-/// The group of `backend`, shared by every route that names it.
-fn group_for(
+/// Resolves `backend`; its endpoint group is shared by every route that
+/// names the same backend. (A cluster missing from the configuration,
+/// which `MeshConfig` validation rules out, resolves to an empty one.)
+fn compile_arm(
     backend: &Backend,
     config: &MeshConfig,
     slots: &HashMap<&str, Vec<Arc<EndpointSlot>>>,
     groups: &mut HashMap<Backend, Arc<EndpointGroup>>,
-) -> Arc<EndpointGroup> {
-    if let Some(group) = groups.get(backend) {
-        return group.clone();
-    }
-    let policy = config
+) -> CompiledArm {
+    let cluster = config
         .cluster(&backend.cluster)
-        .map(|c| c.lb_policy)
-        .unwrap_or(crate::config::LbPolicy::RoundRobin);
-    let candidates = slots
-        .get(&*backend.cluster)
-        .into_iter()
-        .flatten()
-        .filter(|s| {
-            backend
-                .subset
-                .as_ref()
-                .is_none_or(|sub| s.endpoint().has_labels(&sub.labels))
-        });
-    let group = Arc::new(EndpointGroup::new(&policy, candidates.cloned()));
-    groups.insert(backend.clone(), group.clone());
-    group
+        .cloned()
+        .unwrap_or_else(|| Arc::new(Cluster::new(backend.cluster.clone(), Vec::new())));
+    let group = groups
+        .entry(backend.clone())
+        .or_insert_with(|| {
+            let candidates = slots
+                .get(&*backend.cluster)
+                .into_iter()
+                .flatten()
+                .filter(|s| {
+                    backend
+                        .subset
+                        .as_ref()
+                        .is_none_or(|sub| s.endpoint().has_labels(&sub.labels))
+                });
+            Arc::new(EndpointGroup::new(&cluster.lb_policy, candidates.cloned()))
+        })
+        .clone();
+    CompiledArm { cluster, group }
 }
 
 impl Routed<'_> {

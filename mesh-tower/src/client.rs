@@ -13,7 +13,7 @@ use mesh_core::config::{HttpProtocol, MeshConfig};
 use mesh_core::{Error, SnapshotHandle};
 use tower_service::Service;
 
-use crate::{MeshService, Target};
+use crate::{MeshBody, MeshService, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -142,7 +142,10 @@ where
     }
 
     /// Sends one request through the mesh.
-    pub async fn request(&self, request: Request<B>) -> Result<Response<Incoming>, Error> {
+    pub async fn request(
+        &self,
+        request: Request<B>,
+    ) -> Result<Response<MeshBody<Incoming>>, Error> {
         self.service.clone().call(request).await
     }
 }
@@ -153,7 +156,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<Incoming>;
+    type Response = Response<MeshBody<Incoming>>;
     type Error = Error;
     type Future = <MeshService<HttpTransport<B>> as Service<Request<B>>>::Future;
 

@@ -22,7 +22,7 @@ mod mesh;
 mod target;
 
 pub use client::{HttpTransport, MeshClient};
-pub use mesh::{MeshLayer, MeshService, ResponseFuture};
+pub use mesh::{MeshBody, MeshLayer, MeshService, ResponseFuture};
 pub use target::Target;
 
 pub use mesh_core::{Error, ErrorKind, Snapshot, SnapshotHandle};

@@ -7,8 +7,9 @@ use mesh_core::lb::EndpointSlot;
 
 /// The routing decision for one attempt, inserted into the request's
 /// extensions by [`MeshService`](crate::MeshService) before the transport
-/// sees it. A transport reads it to choose the protocol (and, later, TLS
-/// settings); telemetry reads it for labels.
+/// sees it, and into the response's extensions after. A transport reads it
+/// to choose the protocol (and, later, TLS settings); telemetry and
+/// callers read it to know where a request went and why.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The endpoint chosen.

@@ -53,7 +53,11 @@ pub fn get(uri: &str, headers: &[(&str, &str)]) -> http::Request<Full<Bytes>> {
 }
 
 /// The body of a response, as text.
-pub async fn body_text(response: http::Response<hyper::body::Incoming>) -> String {
+pub async fn body_text<B>(response: http::Response<B>) -> String
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
     let bytes = response
         .into_body()
         .collect()

@@ -175,3 +175,31 @@ async fn requests_marked_http2_go_over_http2() {
         .expect("routed");
     assert_eq!(response.headers()["x-seen-version"], "HTTP/1.1");
 }
+
+#[tokio::test]
+async fn a_response_counts_as_active_until_its_body_ends() {
+    let scenario = OrderService::start().await;
+    let response = scenario
+        .client
+        .request(get("http://order-service/", &[("x-canary", "always")]))
+        .await
+        .expect("routed");
+    let target = response
+        .extensions()
+        .get::<mesh_tower::Target>()
+        .expect("the decision rides on the response")
+        .clone();
+    assert_eq!(target.backend.subset.as_ref().map(|s| &*s.name), Some("v2"));
+    assert_eq!(target.cluster.name.as_ref(), "outbound|80||order-service");
+    assert_eq!(
+        target.endpoint.endpoint().port(),
+        scenario.backends[2].addr().port()
+    );
+    assert_eq!(
+        target.endpoint.active(),
+        1,
+        "in flight while the body is unread"
+    );
+    assert_eq!(body_text(response).await, "v2");
+    assert_eq!(target.endpoint.active(), 0, "done once the body ended");
+}

@@ -9,7 +9,11 @@
 //!
 //! Each parses into its own serde types, then converts with `TryFrom`
 //! into the [`crate::config`] model, so every source gets the same checks.
+//! [`load`] and [`load_file`] take Envoy or Istio documents alike.
 
+mod detect;
 pub mod envoy;
 pub mod istio;
 pub mod policy;
+
+pub use detect::{Format, load, load_file};

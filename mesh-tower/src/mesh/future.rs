@@ -1,5 +1,6 @@
 //! The response future: the transport's, bounded by the route timeout,
-//! holding the endpoint's active-request count until it completes.
+//! handing the endpoint's active-request count on to the response body
+//! and the routing decision ([`Target`]) on to the response extensions.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +12,9 @@ use mesh_core::{Error, ErrorKind};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
+use super::MeshBody;
 use super::service::transport_error;
+use crate::Target;
 
 pin_project! {
     /// The future of [`MeshService`](super::MeshService)'s response.
@@ -36,6 +39,7 @@ pin_project! {
             #[pin]
             deadline: Option<Sleep>,
             timeout: Duration,
+            target: Option<Target>,
             active: Option<ActiveRequest>,
         },
     }
@@ -48,24 +52,31 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(super) fn sent(response: F, active: ActiveRequest, timeout: Option<Duration>) -> Self {
+    pub(super) fn sent(
+        response: F,
+        target: Target,
+        active: ActiveRequest,
+        timeout: Option<Duration>,
+    ) -> Self {
         Self {
             state: State::Sent {
                 response,
                 deadline: timeout.map(tokio::time::sleep),
                 timeout: timeout.unwrap_or_default(),
+                target: Some(target),
                 active: Some(active),
             },
         }
     }
 }
 
-impl<F, T, E> Future for ResponseFuture<F>
+impl<F, B, E> Future for ResponseFuture<F>
 where
-    F: Future<Output = Result<T, E>>,
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: http_body::Body,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    type Output = Result<T, Error>;
+    type Output = Result<http::Response<MeshBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
@@ -76,11 +87,19 @@ where
                 response,
                 deadline,
                 timeout,
+                target,
                 active,
             } => {
                 if let Poll::Ready(result) = response.poll(cx) {
-                    active.take();
-                    return Poll::Ready(result.map_err(transport_error));
+                    let mut response = result.map_err(transport_error)?;
+                    let (Some(target), Some(active)) = (target.take(), active.take()) else {
+                        return Poll::Ready(Err(Error::new(
+                            ErrorKind::Internal,
+                            "polled after completion",
+                        )));
+                    };
+                    response.extensions_mut().insert(target);
+                    return Poll::Ready(Ok(response.map(|body| MeshBody::new(body, active))));
                 }
                 if let Some(deadline) = deadline.as_pin_mut()
                     && deadline.poll(cx).is_ready()

@@ -10,7 +10,7 @@ use mesh_core::rng::ThreadRng;
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
 use tower_service::Service;
 
-use super::ResponseFuture;
+use super::{MeshBody, ResponseFuture};
 use crate::Target;
 
 /// Routes each request through the mesh, then calls the inner transport.
@@ -36,8 +36,9 @@ impl<S, B, ResBody> Service<Request<B>> for MeshService<S>
 where
     S: Service<Request<B>, Response = http::Response<ResBody>>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: http_body::Body,
 {
-    type Response = http::Response<ResBody>;
+    type Response = http::Response<MeshBody<ResBody>>;
     type Error = Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -54,8 +55,8 @@ where
             return ResponseFuture::failed(e);
         }
         let active = target.endpoint.start_request();
-        request.extensions_mut().insert(target);
-        ResponseFuture::sent(self.inner.call(request), active, timeout)
+        request.extensions_mut().insert(target.clone());
+        ResponseFuture::sent(self.inner.call(request), target, active, timeout)
     }
 }
 
