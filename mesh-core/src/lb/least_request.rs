@@ -87,23 +87,9 @@ fn load_per_weight_less(a: &EndpointSlot, b: &EndpointSlot) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Endpoint;
     use crate::lb::ActiveRequest;
+    use crate::lb::test_slots as slots;
     use crate::rng::SeededRng;
-
-    fn slots(weights: &[u32]) -> Vec<Arc<EndpointSlot>> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| {
-                let endpoint = Endpoint::new(&format!("10.0.0.{i}"), 80)
-                    .unwrap()
-                    .with_weight(w)
-                    .unwrap();
-                EndpointSlot::new(endpoint)
-            })
-            .collect()
-    }
 
     fn hold(slot: &Arc<EndpointSlot>, requests: usize) -> Vec<ActiveRequest> {
         (0..requests).map(|_| slot.start_request()).collect()

@@ -91,6 +91,22 @@ impl EndpointGroup {
     }
 }
 
+/// Slots at distinct addresses with the given weights, for tests.
+#[cfg(test)]
+pub(crate) fn test_slots(weights: &[u32]) -> Vec<Arc<EndpointSlot>> {
+    weights
+        .iter()
+        .zip(0u32..)
+        .map(|(&weight, i)| {
+            let host = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+            let endpoint = crate::config::Endpoint::new(&host, 80)
+                .and_then(|e| e.with_weight(weight))
+                .expect("a valid test endpoint");
+            EndpointSlot::new(endpoint)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,22 +99,8 @@ pub(super) fn weights_are_equal(endpoints: &[Arc<EndpointSlot>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Endpoint;
+    use crate::lb::test_slots as slots;
     use crate::rng::SeededRng;
-
-    fn slots(weights: &[u32]) -> Vec<Arc<EndpointSlot>> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| {
-                let endpoint = Endpoint::new(&format!("10.0.0.{i}"), 80)
-                    .unwrap()
-                    .with_weight(w)
-                    .unwrap();
-                EndpointSlot::new(endpoint)
-            })
-            .collect()
-    }
 
     fn counts(picker: &WeightedRandom, len: usize, picks: usize, seed: u64) -> Vec<usize> {
         let mut rng = SeededRng::new(seed);

@@ -191,25 +191,8 @@ fn to_index(value: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Endpoint;
+    use crate::lb::test_slots as slots;
     use crate::rng::SeededRng;
-
-    fn slots(weights: &[u32]) -> Vec<Arc<EndpointSlot>> {
-        weights
-            .iter()
-            .zip(0u32..)
-            .map(|(&w, i)| {
-                let endpoint = Endpoint::new(
-                    &format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
-                    80,
-                )
-                .unwrap()
-                .with_weight(w)
-                .unwrap();
-                EndpointSlot::new(endpoint)
-            })
-            .collect()
-    }
 
     fn picks(weights: &[u32], count: usize, seed: u64) -> Vec<usize> {
         let picker = WeightedRoundRobin::new(&slots(weights));
