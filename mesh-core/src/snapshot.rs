@@ -7,14 +7,17 @@
 //! route scan and a pick — no locks, no allocation on the common path. A request reads one snapshot from start
 //! to end; a configuration change builds a new snapshot and swaps it into
 //! the [`SnapshotHandle`] while in-flight requests keep the old one alive.
-//! Endpoint slots (and their active-request counters) are per snapshot.
+//! An endpoint that stays the same across an update keeps its slot, and so
+//! its count of requests in flight ([`SnapshotHandle::update`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::{Backend, Cluster, MeshConfig, Route, RouteTable, strip_port};
+use crate::config::{
+    Backend, Cluster, Endpoint, LbPolicy, MeshConfig, Route, RouteTable, strip_port,
+};
 use crate::lb::{EndpointGroup, EndpointSlot};
 use crate::rng::MeshRng;
 use crate::routing::{self, Unrouted};
@@ -24,6 +27,8 @@ use crate::{Error, ErrorKind, RequestHead};
 #[derive(Debug)]
 pub struct Snapshot {
     config: Arc<MeshConfig>,
+    /// Cluster name → one slot per endpoint, in configuration order.
+    slots: HashMap<Arc<str>, Vec<Arc<EndpointSlot>>>,
     /// Listener target (`host:port`, and `host` alone for port 80) → table.
     listeners: HashMap<Box<str>, Arc<CompiledTable>>,
 }
@@ -51,7 +56,8 @@ pub struct Routed<'s> {
     pub backend: &'s Backend,
     /// The backend's cluster.
     pub cluster: &'s Arc<Cluster>,
-    /// The request's hash under the route's hash policy, if any.
+    /// The request's hash under the route's hash policy, when the cluster
+    /// balances on a ring (`None` otherwise, or when no policy found input).
     pub hash: Option<u64>,
     group: &'s EndpointGroup,
 }
@@ -63,13 +69,23 @@ impl Snapshot {
     /// Compiles `config`: one endpoint slot per cluster endpoint, one
     /// group per distinct (cluster, subset) that a route uses.
     pub fn new(config: Arc<MeshConfig>) -> Self {
-        let slots: HashMap<&str, Vec<Arc<EndpointSlot>>> = config
+        Self::build(config, None)
+    }
+
+    /// Compiles `config` as the successor of `previous`: an endpoint equal
+    /// to one of the same cluster in `previous` keeps its slot, so requests
+    /// in flight still count against it (least request stays informed
+    /// across configuration updates, as Envoy's hosts do).
+    pub fn succeeding(config: Arc<MeshConfig>, previous: &Snapshot) -> Self {
+        Self::build(config, Some(previous))
+    }
+
+    fn build(config: Arc<MeshConfig>, previous: Option<&Snapshot>) -> Self {
+        let slots: HashMap<Arc<str>, Vec<Arc<EndpointSlot>>> = config
             .clusters()
             .map(|c| {
-                (
-                    &*c.name,
-                    c.endpoints.iter().cloned().map(EndpointSlot::new).collect(),
-                )
+                let kept = previous.and_then(|p| p.slots.get(&c.name));
+                (c.name.clone(), cluster_slots(&c.endpoints, kept))
             })
             .collect();
         let mut groups = HashMap::new();
@@ -113,7 +129,11 @@ impl Snapshot {
         }
         drop(tables);
         drop(groups);
-        Self { config, listeners }
+        Self {
+            config,
+            slots,
+            listeners,
+        }
     }
 
     /// The configuration this snapshot was built from.
@@ -132,7 +152,7 @@ impl Snapshot {
         rng: &mut dyn MeshRng,
     ) -> Result<Routed<'s>, Error> {
         let compiled = self.listener_for(request)?;
-        let index = routing::select_route(&compiled.table, request).map_err(|why| {
+        let index = routing::select_route(&compiled.table, request, rng).map_err(|why| {
             let what = match why {
                 Unrouted::NoVirtualHost => "no virtual host serves",
                 Unrouted::NoRoute => "no route matches",
@@ -151,11 +171,16 @@ impl Snapshot {
         let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
         let (arm, backend) = routing::choose_backend(&route.action.destination, rng);
         let arm = &compiled.arms[index.virtual_host][index.route][arm];
+        // Only a ring needs the hash: skip the work for other policies.
+        let hash = match arm.cluster.lb_policy {
+            LbPolicy::RingHash { .. } => routing::request_hash(&route.action.hash_policy, request),
+            _ => None,
+        };
         Ok(Routed {
             route,
             backend,
             cluster: &arm.cluster,
-            hash: routing::request_hash(&route.action.hash_policy, request),
+            hash,
             group: &arm.group,
         })
     }
@@ -192,13 +217,33 @@ impl Snapshot {
     }
 }
 
+/// Slots for `endpoints`, reusing those of `previous` that hold an equal
+/// endpoint.
+fn cluster_slots(
+    endpoints: &[Endpoint],
+    previous: Option<&Vec<Arc<EndpointSlot>>>,
+) -> Vec<Arc<EndpointSlot>> {
+    let by_authority: HashMap<&str, &Arc<EndpointSlot>> = previous
+        .into_iter()
+        .flatten()
+        .map(|slot| (slot.endpoint().authority(), slot))
+        .collect();
+    endpoints
+        .iter()
+        .map(|endpoint| match by_authority.get(endpoint.authority()) {
+            Some(slot) if slot.endpoint() == endpoint => Arc::clone(slot),
+            _ => EndpointSlot::new(endpoint.clone()),
+        })
+        .collect()
+}
+
 /// Resolves `backend`; its endpoint group is shared by every route that
 /// names the same backend. (A cluster missing from the configuration,
 /// which `MeshConfig` validation rules out, resolves to an empty one.)
 fn compile_arm(
     backend: &Backend,
     config: &MeshConfig,
-    slots: &HashMap<&str, Vec<Arc<EndpointSlot>>>,
+    slots: &HashMap<Arc<str>, Vec<Arc<EndpointSlot>>>,
     groups: &mut HashMap<Backend, Arc<EndpointGroup>>,
 ) -> CompiledArm {
     let cluster = config
@@ -209,7 +254,7 @@ fn compile_arm(
         .entry(backend.clone())
         .or_insert_with(|| {
             let candidates = slots
-                .get(&*backend.cluster)
+                .get(&backend.cluster)
                 .into_iter()
                 .flatten()
                 .filter(|s| {
@@ -269,14 +314,30 @@ impl SnapshotHandle {
         Self::new(Snapshot::new(Arc::new(config)))
     }
 
-    /// The snapshot to use for one request, from start to end.
+    /// The current snapshot, kept alive for as long as the caller holds it
+    /// (a request that must outlive a synchronous call).
     pub fn load(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// Runs `f` on the current snapshot without touching its reference
+    /// count: the cheap read for decisions made synchronously.
+    pub fn with<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        f(&self.current.load())
     }
 
     /// Replaces the snapshot; requests in flight keep the old one.
     pub fn store(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// Swaps in a snapshot of `config` that succeeds the current one
+    /// ([`Snapshot::succeeding`]). Updates are meant to come from one
+    /// writer (the configuration source); concurrent updates are safe but
+    /// the last one wins.
+    pub fn update(&self, config: MeshConfig) {
+        let next = Snapshot::succeeding(Arc::new(config), &self.current.load());
+        self.store(next);
     }
 }
 

@@ -259,3 +259,53 @@ fn a_swapped_snapshot_serves_new_requests_while_old_ones_finish() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoRoute);
 }
+
+#[test]
+fn unchanged_endpoints_keep_their_load_across_updates() {
+    let handle = SnapshotHandle::from_config(order_service());
+    let mut rng = SeededRng::new(5);
+    let canary_head = {
+        let mut h = HeaderMap::new();
+        h.insert("x-canary", "always".parse().unwrap());
+        h
+    };
+    let picked = handle
+        .load()
+        .route(&head("orders", "/", &canary_head), &mut rng)
+        .unwrap()
+        .pick(&mut rng)
+        .unwrap();
+    let _in_flight = picked.start_request();
+    handle.update(order_service());
+    let again = handle
+        .load()
+        .route(&head("orders", "/", &canary_head), &mut rng)
+        .unwrap()
+        .pick(&mut rng)
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&picked, &again),
+        "the v2 endpoint kept its slot"
+    );
+    assert_eq!(again.active(), 1);
+    // A changed endpoint gets a fresh slot.
+    let mut config = order_service();
+    let mut cluster = config.cluster("orders").unwrap().as_ref().clone();
+    cluster.endpoints[2] = cluster.endpoints[2].clone().with_weight(5).unwrap();
+    let table = config.route_table("orders:80").unwrap().as_ref().clone();
+    config = MeshConfig::builder()
+        .cluster(cluster)
+        .route_table(table)
+        .listener(Listener::new("orders:80", "orders:80").unwrap())
+        .build()
+        .unwrap();
+    handle.update(config);
+    let fresh = handle.with(|s| {
+        s.route(&head("orders", "/", &canary_head), &mut rng)
+            .unwrap()
+            .pick(&mut rng)
+            .unwrap()
+    });
+    assert!(!Arc::ptr_eq(&picked, &fresh));
+    assert_eq!(fresh.active(), 0);
+}

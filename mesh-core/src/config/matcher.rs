@@ -3,10 +3,14 @@
 //! Semantics follow Envoy's `StringMatcher`, `HeaderMatcher` and
 //! `QueryParameterMatcher`: a regex must match the *whole* value (RE2 full
 //! match, here the `regex` crate with an anchored pattern), `ignore_case`
-//! lower-cases both sides of a literal match, a header that appears several
-//! times is matched against its values joined by `,`, and `invert` flips
-//! the result, including for a header that is absent.
+//! compares literals ASCII-case-insensitively, a header that appears
+//! several times is matched against its values joined by `,`, and `invert`
+//! flips the result of a header that is present. An absent header matches
+//! only `present_match: false` (or, inverted, `present_match: true`),
+//! whatever the rule; with `treat_missing_header_as_empty` it is matched as
+//! the empty value instead, inversion included.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
@@ -115,21 +119,29 @@ impl StringMatcher {
 
     /// Whether `value` matches.
     pub fn matches(&self, value: &str) -> bool {
-        if self.ignore_case {
-            let value = value.to_ascii_lowercase();
-            return self.matches_exactly(&value);
-        }
-        self.matches_exactly(value)
-    }
-
-    fn matches_exactly(&self, value: &str) -> bool {
+        let (v, case) = (value.as_bytes(), !self.ignore_case);
         match &self.kind {
-            StringMatch::Exact(p) => value == &**p,
-            StringMatch::Prefix(p) => value.starts_with(&**p),
-            StringMatch::Suffix(p) => value.ends_with(&**p),
-            StringMatch::Contains(p) => value.contains(&**p),
+            StringMatch::Exact(p) => bytes_eq(v, p.as_bytes(), case),
+            StringMatch::Prefix(p) => {
+                v.len() >= p.len() && bytes_eq(&v[..p.len()], p.as_bytes(), case)
+            }
+            StringMatch::Suffix(p) => {
+                v.len() >= p.len() && bytes_eq(&v[v.len() - p.len()..], p.as_bytes(), case)
+            }
+            StringMatch::Contains(p) if case => value.contains(&**p),
+            StringMatch::Contains(p) => value.to_ascii_lowercase().contains(&**p),
             StringMatch::Regex(r) => r.is_match(value),
         }
+    }
+}
+
+/// Byte equality, ASCII-case-insensitive unless `case_sensitive`; the
+/// pattern side of an insensitive comparison is stored lower-case.
+fn bytes_eq(value: &[u8], pattern: &[u8], case_sensitive: bool) -> bool {
+    if case_sensitive {
+        value == pattern
+    } else {
+        value.eq_ignore_ascii_case(pattern)
     }
 }
 
@@ -248,9 +260,11 @@ impl HeaderMatcher {
         let mut values = headers.get_all(name).iter();
         let matched = match values.next() {
             None if self.treat_missing_as_empty => self.value_matches(""),
-            None => matches!(self.rule, HeaderRule::Present(false)),
+            // Envoy: an absent header satisfies only a presence rule that
+            // expects absence, inversion folded in.
+            None => return matches!(self.rule, HeaderRule::Present(p) if p == self.invert),
             Some(first) => match values.next() {
-                None => self.value_matches(first.to_str().unwrap_or("")),
+                None => self.value_matches(&header_str(first)),
                 Some(_) => {
                     let joined = join_values(headers.get_all(name).iter());
                     self.value_matches(&joined)
@@ -271,13 +285,19 @@ impl HeaderMatcher {
     }
 }
 
+/// A header value as text: as is when it is UTF-8 (the common case, no
+/// copy), with replacement characters otherwise, never silently empty.
+pub(crate) fn header_str(value: &http::HeaderValue) -> Cow<'_, str> {
+    String::from_utf8_lossy(value.as_bytes())
+}
+
 fn join_values<'a>(values: impl Iterator<Item = &'a http::HeaderValue>) -> String {
     let mut joined = String::new();
     for (i, v) in values.enumerate() {
         if i > 0 {
             joined.push(',');
         }
-        joined.push_str(v.to_str().unwrap_or(""));
+        joined.push_str(&header_str(v));
     }
     joined
 }
@@ -405,9 +425,10 @@ mod tests {
             (h("x-canary", exact("never"), false, false), &with, false),
             (h("x-canary", exact("never"), true, false), &with, true),
             (h("x-canary", exact("always"), true, false), &with, false),
-            // Absent header: no value rule matches; invert flips that.
+            // Absent header: no value rule matches, inverted or not.
             (h("x-canary", exact("always"), false, false), &none, false),
-            (h("x-canary", exact("always"), true, false), &none, true),
+            (h("x-canary", exact("always"), true, false), &none, false),
+            (h("x-canary", exact("always"), true, true), &none, true),
             // Absent versus empty value.
             (h("x-empty", exact(""), false, false), &with, true),
             (h("x-empty", exact(""), false, false), &none, false),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::domain::DomainIndex;
 use super::matcher::{FullRegex, HeaderMatcher, QueryParamMatcher};
-use super::policy::{FaultPolicy, MirrorPolicy, RetryPolicy};
+use super::policy::{FaultPolicy, Fraction, MirrorPolicy, RetryPolicy};
 use super::{ConfigError, DomainPattern};
 
 /// Endpoint labels (Istio's pod labels; Envoy's `envoy.lb` metadata).
@@ -59,6 +59,14 @@ impl RouteTable {
     /// The virtual hosts, in configuration order.
     pub fn virtual_hosts(&self) -> &[VirtualHost] {
         &self.virtual_hosts
+    }
+
+    /// The routes of virtual host `index`, for sources that adjust route
+    /// policies after loading (domains stay as validated).
+    pub fn virtual_host_routes_mut(&mut self, index: usize) -> Option<&mut [Route]> {
+        self.virtual_hosts
+            .get_mut(index)
+            .map(|vh| &mut vh.routes[..])
     }
 
     /// Every route of every virtual host, for sources that adjust route
@@ -114,11 +122,9 @@ pub enum PathMatch {
 
 impl PathMatch {
     /// A path-separated prefix; Envoy requires it to start with `/`, not to
-    /// end with `/`, and to hold no `?` or `#`.
+    /// end with `/` (so `/` alone is refused), and to hold no `?` or `#`.
     pub fn path_separated_prefix(prefix: &str) -> Result<Self, ConfigError> {
-        let bad = !prefix.starts_with('/')
-            || (prefix.len() > 1 && prefix.ends_with('/'))
-            || prefix.contains(['?', '#']);
+        let bad = !prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains(['?', '#']);
         if bad {
             return Err(ConfigError::field(
                 "path_separated_prefix",
@@ -141,6 +147,12 @@ pub struct RouteMatch {
     pub headers: Vec<HeaderMatcher>,
     /// All of these must match.
     pub query_params: Vec<QueryParamMatcher>,
+    /// Only gRPC requests (`content-type: application/grpc...`) match
+    /// (Envoy's `grpc: {}`).
+    pub grpc_only: bool,
+    /// Only this fraction of otherwise matching requests match, drawn per
+    /// request (Envoy's `runtime_fraction`, its default value; gRFC A28).
+    pub fraction: Option<Fraction>,
 }
 
 impl RouteMatch {
@@ -151,6 +163,8 @@ impl RouteMatch {
             case_sensitive: true,
             headers: Vec::new(),
             query_params: Vec::new(),
+            grpc_only: false,
+            fraction: None,
         }
     }
 }

@@ -13,21 +13,21 @@
 //! same endpoint may be drawn twice), and the one with the fewest active
 //! requests wins; on a tie the candidate drawn first wins.
 //!
-//! # Unequal weights (differs from Envoy's mechanism, same intent)
+//! # Unequal weights (differs from Envoy's mechanism)
 //!
 //! Envoy switches to an earliest-deadline-first scheduler whose weights
 //! are `weight / (active + 1)^bias`, rebuilt as the load changes, behind a
-//! lock. Here, with the default bias of 1.0, the same ratio drives the
-//! power-of-choices instead: candidates are drawn by weighted random
-//! (so heavier endpoints are considered more often) and the candidate with
-//! the lowest `(active + 1) / weight` wins. The ratios are compared by
-//! integer cross-multiplication, `(a.active + 1) * b.weight <
-//! (b.active + 1) * a.weight`, which is exact and needs no floats. Other
-//! biases are not supported.
+//! lock. Here the weights act through the draw instead: candidates are
+//! drawn by weighted random, so an endpoint is considered in proportion to
+//! its weight, and the candidate with the fewest active requests wins
+//! (ties: the first drawn). With no load this picks exactly in proportion
+//! to the weights (Envoy: the same); under load, busy endpoints lose their
+//! comparisons whatever their weight. Comparing `active / weight` as well
+//! would count the weight twice (weights 3:1 would split 94/6 when idle).
+//! `active_request_bias` is not supported.
 
 use std::sync::Arc;
 
-use super::random::weight_of;
 use super::{EndpointSlot, Picker, WeightedRandom};
 use crate::rng::MeshRng;
 
@@ -55,11 +55,9 @@ impl LeastRequest {
         self.candidates.pick(None, rng)
     }
 
-    /// Whether endpoint `a` has strictly less load per unit of weight than
-    /// endpoint `b`, i.e. `(a.active + 1) / a.weight < (b.active + 1) /
-    /// b.weight`.
+    /// Whether endpoint `a` has fewer requests in flight than `b`.
     fn is_less_loaded(&self, a: usize, b: usize) -> bool {
-        load_per_weight_less(&self.slots[a], &self.slots[b])
+        self.slots[a].active() < self.slots[b].active()
     }
 }
 
@@ -74,14 +72,6 @@ impl Picker for LeastRequest {
         }
         Some(best)
     }
-}
-
-/// `(a.active + 1) / a.weight < (b.active + 1) / b.weight`, exactly. With
-/// equal weights this is `a.active < b.active`. Both products are below
-/// 2^32 * 2^32, so they fit a `u64`.
-fn load_per_weight_less(a: &EndpointSlot, b: &EndpointSlot) -> bool {
-    let load = |slot: &EndpointSlot| u64::from(slot.active()) + 1;
-    load(a) * weight_of(b) < load(b) * weight_of(a)
 }
 
 #[cfg(test)]
@@ -197,26 +187,22 @@ mod tests {
     }
 
     #[test]
-    fn weights_divide_the_load_when_comparing() {
-        let slots = slots(&[3, 1]);
-        let picker = LeastRequest::new(&slots, 2);
-        // Idle: 1/3 < 1/1, so endpoint 1 wins only when drawn twice:
-        // (1/4)^2 = 6.25%.
-        let idle = counts(&picker, 2, 10_000, 31);
-        assert!((450..=800).contains(&idle[1]), "{idle:?}");
-        // Five requests on endpoint 0: 6/3 > 1/1, so endpoint 0 wins only
-        // when drawn twice: (3/4)^2 = 56.25%.
-        let _busy = hold(&slots[0], 5);
-        let loaded = counts(&picker, 2, 10_000, 37);
-        assert!((5_300..=5_950).contains(&loaded[0]), "{loaded:?}");
+    fn idle_endpoints_share_in_proportion_to_their_weights() {
+        let picker = LeastRequest::new(&slots(&[1, 2, 3, 4]), 2);
+        let counts = counts(&picker, 4, 20_000, 31);
+        for (k, &c) in counts.iter().enumerate() {
+            let expected = 2_000 * (k + 1);
+            assert!(c.abs_diff(expected) <= 300, "endpoint {k}: {counts:?}");
+        }
     }
 
     #[test]
-    fn load_per_weight_is_compared_exactly() {
-        let slots = slots(&[2, 1]);
-        // (1 + 1) / 2 == (0 + 1) / 1: neither is less loaded.
-        let _one = hold(&slots[0], 1);
-        assert!(!load_per_weight_less(&slots[0], &slots[1]));
-        assert!(!load_per_weight_less(&slots[1], &slots[0]));
+    fn a_busy_heavy_endpoint_still_loses_its_comparisons() {
+        let slots = slots(&[3, 1]);
+        let picker = LeastRequest::new(&slots, 2);
+        // Endpoint 0 busy: it wins only when drawn twice, (3/4)^2 = 56.25%.
+        let _busy = hold(&slots[0], 5);
+        let loaded = counts(&picker, 2, 10_000, 37);
+        assert!((5_300..=5_950).contains(&loaded[0]), "{loaded:?}");
     }
 }

@@ -36,6 +36,20 @@
 //! When every weight is the same the schedule degenerates to plain round
 //! robin, `seq % n`, with no loop.
 //!
+//! # Skewed weights
+//!
+//! The stride schedule costs `n * MAX / sum(weights)` attempts per pick on
+//! average, which grows without bound when a few endpoints weigh far more
+//! than the rest (one endpoint at 1000, ten thousand at 1). gRPC caps
+//! weights at ten times the mean to avoid that, which changes what the
+//! operator configured. Here, when the average attempt count would pass
+//! [`MAX_STRIDE_ATTEMPTS`], the picker instead precomputes one period of the
+//! earliest-deadline-first order (each endpoint's `k`-th turn due at
+//! `(k + 1) / weight`, weights scaled so the period holds at most
+//! [`TABLE_BUDGET`] turns plus one per endpoint) and a pick is one table
+//! lookup: `table[seq % len]`. Proportions stay those of the scaled
+//! weights, and turns stay interleaved.
+//!
 //! # Start position
 //!
 //! Like Envoy and A58, the sequence starts at a random position (drawn
@@ -54,6 +68,13 @@ use crate::rng::MeshRng;
 /// schedule.
 const MAX_WEIGHT: u64 = u16::MAX as u64;
 
+/// Above this many average attempts per pick, a table replaces strides.
+const MAX_STRIDE_ATTEMPTS: u64 = 4;
+
+/// How many turns a precomputed table spreads the weights over (each
+/// endpoint gets at least one more).
+const TABLE_BUDGET: u64 = 1 << 16;
+
 /// Weighted round robin over a fixed list of endpoints.
 #[derive(Debug)]
 pub struct WeightedRoundRobin {
@@ -71,6 +92,8 @@ enum Schedule {
     Even { len: u64 },
     /// Unequal weights: the stride schedule of the module documentation.
     Strided { turns: Box<[Turn]>, heaviest: usize },
+    /// Skewed weights: one precomputed period of turns.
+    Table { turns: Box<[u32]> },
 }
 
 /// When one endpoint takes its turn.
@@ -128,6 +151,7 @@ impl WeightedRoundRobin {
             Schedule::Empty => return,
             Schedule::Even { len } => *len,
             Schedule::Strided { turns, .. } => turns.len() as u64 * MAX_WEIGHT,
+            Schedule::Table { turns } => turns.len() as u64,
         };
         self.sequence
             .fetch_add(rng.below(period), Ordering::Relaxed);
@@ -153,6 +177,10 @@ impl Picker for WeightedRoundRobin {
             Schedule::Empty => None,
             Schedule::Even { len } => Some(to_index(self.next_sequence(rng) % len)),
             Schedule::Strided { turns, heaviest } => Some(self.pick_strided(turns, *heaviest, rng)),
+            Schedule::Table { turns } => {
+                let seq = self.next_sequence(rng);
+                Some(turns[to_index(seq % turns.len() as u64)] as usize)
+            }
         }
     }
 }
@@ -164,6 +192,10 @@ fn strided_schedule(endpoints: &[Arc<EndpointSlot>]) -> Schedule {
         .unwrap_or_default();
     let max = weights[heaviest];
     let len = weights.len() as u64;
+    let scaled_sum: u64 = weights.iter().map(|&w| scale_weight(w, max)).sum();
+    if len * MAX_WEIGHT > MAX_STRIDE_ATTEMPTS * scaled_sum {
+        return table_schedule(&weights);
+    }
     let turns = weights
         .iter()
         .zip(0u64..)
@@ -173,6 +205,36 @@ fn strided_schedule(endpoints: &[Arc<EndpointSlot>]) -> Schedule {
         })
         .collect();
     Schedule::Strided { turns, heaviest }
+}
+
+/// One period of earliest-deadline-first turns: endpoint `i` of `n`, with
+/// scaled weight `s_i`, has its `k`-th turn (from 0) due at
+/// `(k + phase_i) / s_i` where `phase_i = (i + 1) / (n + 1)`; turns are
+/// listed by due time. The phases stagger endpoints of equal weight, which
+/// would otherwise all fall due at once and take their turns in a burst.
+fn table_schedule(weights: &[u64]) -> Schedule {
+    let total: u64 = weights.iter().sum();
+    let n = weights.len() as u64;
+    let scaled: Vec<u64> = weights
+        .iter()
+        .map(|&w| (u128::from(w) * u128::from(TABLE_BUDGET) / u128::from(total.max(1))) as u64)
+        .map(|s| s.max(1))
+        .collect();
+    // A turn as (numerator, denominator, index), due at numerator /
+    // denominator with both scaled by n + 1 to keep them whole.
+    let mut due: Vec<(u64, u64, u32)> = scaled
+        .iter()
+        .zip(0u32..)
+        .flat_map(|(&s, i)| (0..s).map(move |k| (k * (n + 1) + u64::from(i) + 1, s, i)))
+        .collect();
+    due.sort_unstable_by(|a, b| {
+        (u128::from(a.0) * u128::from(b.1))
+            .cmp(&(u128::from(b.0) * u128::from(a.1)))
+            .then(a.2.cmp(&b.2))
+    });
+    Schedule::Table {
+        turns: due.into_iter().map(|(_, _, i)| i).collect(),
+    }
 }
 
 /// `weight` on a scale where `max` is `MAX_WEIGHT`, rounded, at least 1.
@@ -306,6 +368,48 @@ mod tests {
         let picks = picks(&[1_000_000, 1], 3 * 65_536, 1);
         let counts = counts(&[1_000_000, 1], &picks);
         assert!((2..=4).contains(&counts[1]), "{counts:?}");
+    }
+
+    fn skewed_weights(len: usize) -> Vec<u32> {
+        let mut weights = vec![1; len];
+        weights[len / 2] = 1_000;
+        weights
+    }
+
+    #[test]
+    fn skewed_weights_use_a_table_and_keep_proportions() {
+        for len in [100, 10_000] {
+            let picker = WeightedRoundRobin::new(&slots(&skewed_weights(len)));
+            assert!(matches!(picker.schedule, Schedule::Table { .. }), "{len}");
+        }
+        assert_proportional(&skewed_weights(100));
+        let mildly_skewed = [1_000, 1, 1];
+        let picker = WeightedRoundRobin::new(&slots(&mildly_skewed));
+        assert!(matches!(picker.schedule, Schedule::Strided { .. }));
+    }
+
+    #[test]
+    fn a_table_interleaves_the_light_endpoints() {
+        // Weight 400 against 39 endpoints of weight 1: about 10 heavy turns
+        // between two light ones, 30 where the phases wrap; never a burst
+        // of the whole period (~400) as unstaggered deadlines would give.
+        let mut weights = vec![1; 40];
+        weights[0] = 400;
+        let picks = picks(&weights, 20_000, 4);
+        assert!(
+            longest_run_of(0, &picks) <= 32,
+            "{}",
+            longest_run_of(0, &picks)
+        );
+        for light in 1..40 {
+            assert_eq!(longest_run_of(light, &picks), 1);
+        }
+        let table = table_schedule(&[3, 1]);
+        let Schedule::Table { turns } = table else {
+            unreachable!("a table")
+        };
+        assert_eq!(turns.len(), 65_536);
+        assert_eq!(turns.iter().filter(|&&i| i == 1).count(), 16_384);
     }
 
     #[test]

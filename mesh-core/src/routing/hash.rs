@@ -2,8 +2,10 @@
 //!
 //! Envoy's rules: hash policies are tried in order; each that finds its
 //! input contributes `xxh64(input)`, folded into the running hash as
-//! `rotl(hash, 1) ^ new`; a terminal policy that produced a hash stops the
-//! walk. No input anywhere means no hash, and the balancer picks at random.
+//! `rotl(hash, 1) ^ new`; after a terminal policy, the walk stops if any
+//! hash exists by then (its own or an earlier one's). A header with several
+//! values hashes them sorted, so their order does not matter. No input
+//! anywhere means no hash, and the balancer picks at random.
 
 use xxhash_rust::xxh64::xxh64;
 
@@ -15,11 +17,10 @@ use crate::config::{HashPolicy, HashSource};
 pub fn request_hash(policies: &[HashPolicy], request: &RequestHead<'_>) -> Option<u64> {
     let mut hash: Option<u64> = None;
     for policy in policies {
-        let Some(new) = hash_input(&policy.source, request, |bytes| xxh64(bytes, 0)) else {
-            continue;
-        };
-        hash = Some(hash.map_or(new, |h| h.rotate_left(1) ^ new));
-        if policy.terminal {
+        if let Some(new) = hash_input(&policy.source, request, |bytes| xxh64(bytes, 0)) {
+            hash = Some(hash.map_or(new, |h| h.rotate_left(1) ^ new));
+        }
+        if policy.terminal && hash.is_some() {
             break;
         }
     }
@@ -33,14 +34,19 @@ fn hash_input(
 ) -> Option<u64> {
     match source {
         HashSource::Header(name) => {
-            let mut values = request.headers.get_all(name).iter().peekable();
-            values.peek()?;
-            // Several values hash together, in order.
-            let mut joined = Vec::new();
-            for v in values {
-                joined.extend_from_slice(v.as_bytes());
-            }
-            Some(digest(&joined))
+            let mut values = request.headers.get_all(name).iter();
+            let first = values.next()?;
+            let Some(second) = values.next() else {
+                return Some(digest(first.as_bytes()));
+            };
+            // Several values hash together, sorted.
+            let mut all: Vec<&[u8]> = [first, second]
+                .into_iter()
+                .chain(values)
+                .map(http::HeaderValue::as_bytes)
+                .collect();
+            all.sort_unstable();
+            Some(digest(&all.concat()))
         }
         HashSource::Cookie(name) => cookie(request, name).map(|v| digest(v.as_bytes())),
         HashSource::SourceIp => request
@@ -127,8 +133,35 @@ mod tests {
         assert_eq!(both, Some(ha.rotate_left(1) ^ hb));
         let first = request_hash(&[policy(a, true), policy(b.clone(), false)], &h);
         assert_eq!(first, Some(ha));
-        // A terminal policy without input does not stop the walk.
-        let skip = request_hash(&[policy(missing, true), policy(b, false)], &h);
+        // A terminal policy without input stops the walk only when an
+        // earlier policy produced a hash.
+        let skip = request_hash(
+            &[policy(missing.clone(), true), policy(b.clone(), false)],
+            &h,
+        );
         assert_eq!(skip, Some(hb));
+        let a = HashSource::Header(HeaderName::from_static("x-a"));
+        let stop = request_hash(
+            &[policy(a, false), policy(missing, true), policy(b, false)],
+            &h,
+        );
+        assert_eq!(stop, Some(ha));
+    }
+
+    #[test]
+    fn repeated_header_values_hash_in_any_order() {
+        let name = HeaderName::from_static("x-k");
+        let hash_of = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(name.clone(), v.parse().unwrap());
+            }
+            request_hash(
+                &[policy(HashSource::Header(name.clone()), false)],
+                &head(&headers, ""),
+            )
+        };
+        assert_eq!(hash_of(&["b", "a"]), hash_of(&["a", "b"]));
+        assert_eq!(hash_of(&["b", "a"]), Some(xxh64(b"ab", 0)));
     }
 }

@@ -1,17 +1,37 @@
 //! Does a request satisfy a route's match? Envoy's rules, in order of
-//! cost: the path first, then headers, then query parameters.
+//! cost: the path first, then headers, then query parameters, the gRPC
+//! content type, and last the random draw of a fractional route (so a
+//! request that fails the rest draws nothing).
 
 use crate::RequestHead;
 use crate::config::{PathMatch, RouteMatch};
+use crate::rng::MeshRng;
 
-/// Whether `request` satisfies every part of `matcher`.
-pub fn route_matches(matcher: &RouteMatch, request: &RequestHead<'_>) -> bool {
+/// Whether `request` satisfies every part of `matcher`; `rng` draws the
+/// fraction of a fractional route.
+pub fn route_matches(
+    matcher: &RouteMatch,
+    request: &RequestHead<'_>,
+    rng: &mut dyn MeshRng,
+) -> bool {
     path_matches(&matcher.path, matcher.case_sensitive, request)
         && matcher.headers.iter().all(|h| h.matches(request))
         && matcher
             .query_params
             .iter()
             .all(|q| q.matches(request.query))
+        && (!matcher.grpc_only || is_grpc(request))
+        && matcher
+            .fraction
+            .is_none_or(|f| rng.below(1_000_000) < u64::from(f.per_million()))
+}
+
+/// gRPC requests carry `content-type: application/grpc` (or `+proto`...).
+fn is_grpc(request: &RequestHead<'_>) -> bool {
+    request
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
 fn path_matches(rule: &PathMatch, case_sensitive: bool, request: &RequestHead<'_>) -> bool {
@@ -54,9 +74,11 @@ mod tests {
     use http::HeaderMap;
 
     use super::*;
+    use crate::config::Fraction;
     use crate::config::{
         FullRegex, HeaderMatcher, HeaderRule, QueryParamMatcher, QueryRule, StringMatcher,
     };
+    use crate::rng::SeededRng;
 
     fn request<'a>(path: &'a str, query: &'a str, headers: &'a HeaderMap) -> RequestHead<'a> {
         RequestHead {
@@ -112,13 +134,12 @@ mod tests {
             (psp("/api"), true, "/apix", "", false),
             (psp("/api"), true, "/API/x", "", false),
             (psp("/api"), false, "/API/x", "", true),
-            (psp("/"), true, "/x", "", false),
         ];
         let headers = HeaderMap::new();
         for (i, (rule, case_sensitive, path, query, want)) in cases.into_iter().enumerate() {
             let m = path_rule(rule, case_sensitive);
             assert_eq!(
-                route_matches(&m, &request(path, query, &headers)),
+                route_matches(&m, &request(path, query, &headers), &mut SeededRng::new(0)),
                 want,
                 "case {i}: {m:?} on {path}?{query}"
             );
@@ -126,14 +147,50 @@ mod tests {
     }
 
     #[test]
+    fn grpc_only_routes_need_the_grpc_content_type() {
+        let m = RouteMatch {
+            grpc_only: true,
+            ..RouteMatch::any()
+        };
+        let mut rng = SeededRng::new(0);
+        let mut headers = HeaderMap::new();
+        assert!(!route_matches(&m, &request("/", "", &headers), &mut rng));
+        headers.insert("content-type", "application/grpc+proto".parse().unwrap());
+        assert!(route_matches(&m, &request("/", "", &headers), &mut rng));
+        headers.insert("content-type", "application/json".parse().unwrap());
+        assert!(!route_matches(&m, &request("/", "", &headers), &mut rng));
+    }
+
+    #[test]
+    fn a_fractional_route_matches_its_fraction() {
+        let m = RouteMatch {
+            fraction: Some(Fraction::new(5, 100)),
+            ..RouteMatch::any()
+        };
+        let mut rng = SeededRng::new(9);
+        let headers = HeaderMap::new();
+        let hits = (0..20_000)
+            .filter(|_| route_matches(&m, &request("/", "", &headers), &mut rng))
+            .count();
+        // 5% of 20 000 is 1 000, standard deviation about 31.
+        assert!((850..=1_150).contains(&hits), "{hits}");
+        let none = RouteMatch {
+            fraction: Some(Fraction::new(0, 100)),
+            ..RouteMatch::any()
+        };
+        assert!(!route_matches(&none, &request("/", "", &headers), &mut rng));
+    }
+
+    #[test]
     fn bad_path_separated_prefixes_are_rejected() {
-        for bad in ["api", "/api/", "/a?b", "/a#b"] {
+        for bad in ["api", "/api/", "/a?b", "/a#b", "/", ""] {
             assert!(PathMatch::path_separated_prefix(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn every_part_must_match() {
+        let mut rng = SeededRng::new(0);
         let mut headers = HeaderMap::new();
         headers.insert("x-canary", "always".parse().unwrap());
         let m = RouteMatch {
@@ -149,18 +206,23 @@ mod tests {
             query_params: vec![QueryParamMatcher::new("debug", QueryRule::Present).unwrap()],
             ..RouteMatch::any()
         };
-        assert!(route_matches(&m, &request("/", "debug", &headers)));
-        assert!(!route_matches(&m, &request("/", "", &headers)));
+        assert!(route_matches(
+            &m,
+            &request("/", "debug", &headers),
+            &mut rng
+        ));
+        assert!(!route_matches(&m, &request("/", "", &headers), &mut rng));
         let empty = HeaderMap::new();
-        assert!(!route_matches(&m, &request("/", "debug", &empty)));
+        assert!(!route_matches(&m, &request("/", "debug", &empty), &mut rng));
     }
 
     #[test]
     fn non_ascii_paths_do_not_panic() {
+        let mut rng = SeededRng::new(0);
         let headers = HeaderMap::new();
         let m = path_rule(PathMatch::Prefix("/ab".into()), false);
-        assert!(!route_matches(&m, &request("/é", "", &headers)));
+        assert!(!route_matches(&m, &request("/é", "", &headers), &mut rng));
         let m = path_rule(PathMatch::Exact("/éa".into()), false);
-        assert!(route_matches(&m, &request("/éA", "", &headers)));
+        assert!(route_matches(&m, &request("/éA", "", &headers), &mut rng));
     }
 }

@@ -34,15 +34,20 @@ pub enum Unrouted {
     NoRoute,
 }
 
-/// The first route of the right virtual host that `request` satisfies.
-pub fn select_route(table: &RouteTable, request: &RequestHead<'_>) -> Result<RouteIndex, Unrouted> {
+/// The first route of the right virtual host that `request` satisfies
+/// (`rng` draws for fractional routes).
+pub fn select_route(
+    table: &RouteTable,
+    request: &RequestHead<'_>,
+    rng: &mut dyn MeshRng,
+) -> Result<RouteIndex, Unrouted> {
     let virtual_host = table
         .virtual_host_for(request.authority)
         .ok_or(Unrouted::NoVirtualHost)?;
     let routes = &table.virtual_hosts()[virtual_host].routes;
     let route = routes
         .iter()
-        .position(|r| route_matches(&r.matcher, request))
+        .position(|r| route_matches(&r.matcher, request, rng))
         .ok_or(Unrouted::NoRoute)?;
     Ok(RouteIndex {
         virtual_host,

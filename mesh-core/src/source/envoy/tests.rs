@@ -436,3 +436,21 @@ fn malformed_text_names_the_input_and_position() {
     let e = super::load_file("/nonexistent/envoy.yaml").unwrap_err();
     assert!(e.resource.contains("/nonexistent/envoy.yaml") && e.reason.contains("cannot read"));
 }
+
+#[test]
+fn fractional_and_grpc_route_matches_are_kept() {
+    let route = "{match: {prefix: /, grpc: {}, runtimeFraction: {defaultValue: {numerator: 5, \
+                 denominator: HUNDRED}}}, route: {cluster: orders}}";
+    let config = build(&with_route(route)).unwrap();
+    let table = config.route_table("r").unwrap();
+    let matcher = &table.virtual_hosts()[0].routes[0].matcher;
+    assert!(matcher.grpc_only);
+    assert_eq!(matcher.fraction.map(|f| f.per_million()), Some(50_000));
+    let e = error(&with_route(
+        "{match: {prefix: /, runtime_fraction: {runtime_key: k}}, route: {cluster: orders}}",
+    ));
+    assert_eq!(
+        e.field,
+        "virtual_hosts[0].routes[0].match.runtime_fraction.default_value"
+    );
+}

@@ -2,9 +2,10 @@
 //!
 //! The policy targets a *host*: every listener named `host:<port>` (one
 //! per port the host serves) leads to a route table, and every route of
-//! those tables gets the policy's timeout (also as the cap on a gRPC
-//! request's `grpc-timeout`) and retry policy, replacing whatever the
-//! source configured. Naming a host that has no listener is an error, so
+//! the virtual host serving `host:<port>` in that table gets the policy's
+//! timeout (also as the cap on a gRPC request's `grpc-timeout`) and retry
+//! policy, replacing whatever the source configured. Other virtual hosts
+//! of a shared table (other services) are left alone. Naming a host that has no listener is an error, so
 //! a typo in a host name cannot silently leave the service unprotected.
 
 use std::sync::Arc;
@@ -15,13 +16,13 @@ use crate::config::{ConfigError, MeshConfigBuilder};
 impl ServicePolicy {
     /// Sets this policy on every route serving `host` (any port).
     pub fn apply(&self, builder: &mut MeshConfigBuilder, host: &str) -> Result<(), ConfigError> {
-        let tables: Vec<Arc<str>> = builder
+        let targets: Vec<(Arc<str>, Arc<str>)> = builder
             .listeners()
             .iter()
             .filter(|l| serves(&l.name, host))
-            .map(|l| Arc::clone(&l.route_table))
+            .map(|l| (Arc::clone(&l.route_table), Arc::clone(&l.name)))
             .collect();
-        if tables.is_empty() {
+        if targets.is_empty() {
             let known: Vec<&str> = builder.listeners().iter().map(|l| &*l.name).collect();
             return Err(ConfigError::new(
                 RESOURCE,
@@ -33,13 +34,16 @@ impl ServicePolicy {
             ));
         }
         for table in builder.route_tables_mut() {
-            if !tables.contains(table.name()) {
-                continue;
-            }
-            for route in table.routes_mut() {
-                route.action.timeout = Some(self.timeout);
-                route.action.max_stream_duration = Some(self.timeout);
-                route.action.retry = self.retry.clone();
+            let name = Arc::clone(table.name());
+            for (_, authority) in targets.iter().filter(|(t, _)| *t == name) {
+                let Some(vh) = table.virtual_host_for(authority) else {
+                    continue;
+                };
+                for route in table.virtual_host_routes_mut(vh).into_iter().flatten() {
+                    route.action.timeout = Some(self.timeout);
+                    route.action.max_stream_duration = Some(self.timeout);
+                    route.action.retry = self.retry.clone();
+                }
             }
         }
         Ok(())

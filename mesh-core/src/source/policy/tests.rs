@@ -267,3 +267,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn apply_leaves_other_services_of_a_shared_table_alone() {
+    let yaml = r#"
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: orders:80
+  api_listener:
+    api_listener:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      rds: {route_config_name: shared}
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: pay:80
+  api_listener:
+    api_listener:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      rds: {route_config_name: shared}
+- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+  name: shared
+  virtual_hosts:
+  - {name: orders, domains: [orders], routes: [{match: {prefix: /}, route: {cluster: c, timeout: 1s}}]}
+  - {name: pay, domains: [pay], routes: [{match: {prefix: /}, route: {cluster: c, timeout: 1s}}]}
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: c
+"#;
+    let mut builder = crate::source::envoy::load(yaml).unwrap();
+    let policy = ServicePolicy::from_json(&POLICY).unwrap();
+    policy.apply(&mut builder, "orders").unwrap();
+    let config = builder.build().unwrap();
+    let table = config.route_table("shared").unwrap();
+    let timeout = |vh: usize| table.virtual_hosts()[vh].routes[0].action.timeout;
+    assert_eq!(timeout(0), Some(Duration::from_millis(800)));
+    assert_eq!(timeout(1), Some(Duration::from_secs(1)));
+}

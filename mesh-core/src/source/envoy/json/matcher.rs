@@ -13,6 +13,7 @@ use envoy_types::pb::google::protobuf::BoolValue;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::policy::RuntimeFractionalPercent;
 use super::wkt::{Int, nullable};
 use super::{each, oneof, opt};
 use crate::config::ConfigError;
@@ -194,6 +195,9 @@ pub(super) struct RouteMatch {
     headers: Vec<HeaderMatcher>,
     #[serde(alias = "queryParameters", deserialize_with = "nullable")]
     query_parameters: Vec<QueryParameterMatcher>,
+    grpc: Option<IgnoredAny>,
+    #[serde(alias = "runtimeFraction")]
+    runtime_fraction: Option<RuntimeFractionalPercent>,
 }
 
 impl RouteMatch {
@@ -229,6 +233,10 @@ impl RouteMatch {
                 "query_parameters",
                 QueryParameterMatcher::into_proto,
             )?,
+            grpc: self.grpc.map(|_| Default::default()),
+            runtime_fraction: self
+                .runtime_fraction
+                .map(RuntimeFractionalPercent::into_proto),
             ..Default::default()
         })
     }

@@ -163,11 +163,24 @@ pub(super) struct RequestMirrorPolicy {
     runtime_fraction: Option<RuntimeFractionalPercent>,
 }
 
+/// `core.v3.RuntimeFractionalPercent` (the default value; no runtime).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RuntimeFractionalPercent {
+pub(super) struct RuntimeFractionalPercent {
     #[serde(alias = "defaultValue")]
     default_value: Option<FractionalPercent>,
+}
+
+impl RuntimeFractionalPercent {
+    pub(super) fn into_proto(self) -> PbRuntimeFraction {
+        PbRuntimeFraction {
+            default_value: self.default_value.map(|f| PbFraction {
+                numerator: f.numerator.map_or(0, |n| n.0),
+                denominator: enum_value(f.denominator),
+            }),
+            runtime_key: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,13 +195,9 @@ impl RequestMirrorPolicy {
         ra::RequestMirrorPolicy {
             cluster: self.cluster,
             cluster_header: self.cluster_header,
-            runtime_fraction: self.runtime_fraction.map(|r| PbRuntimeFraction {
-                default_value: r.default_value.map(|f| PbFraction {
-                    numerator: f.numerator.map_or(0, |n| n.0),
-                    denominator: enum_value(f.denominator),
-                }),
-                runtime_key: String::new(),
-            }),
+            runtime_fraction: self
+                .runtime_fraction
+                .map(RuntimeFractionalPercent::into_proto),
             ..Default::default()
         }
     }

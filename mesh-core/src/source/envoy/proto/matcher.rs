@@ -132,11 +132,25 @@ pub(super) fn route_match(m: &PbRouteMatch) -> Result<RouteMatch, ConfigError> {
             ));
         }
     };
+    let fraction = match &m.runtime_fraction {
+        None => None,
+        Some(rf) => {
+            let Some(percent) = rf.default_value.as_ref() else {
+                return Err(ConfigError::field(
+                    "runtime_fraction.default_value",
+                    "required (there is no runtime to read the key from)",
+                ));
+            };
+            Some(super::policy::fraction(percent).at("runtime_fraction.default_value")?)
+        }
+    };
     Ok(RouteMatch {
         path,
         case_sensitive: m.case_sensitive.is_none_or(|b| b.value),
         headers: each(&m.headers, "headers", header_matcher)?,
         query_params: each(&m.query_parameters, "query_parameters", query_matcher)?,
+        grpc_only: m.grpc.is_some(),
+        fraction,
     })
 }
 

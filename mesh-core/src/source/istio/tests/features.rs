@@ -164,7 +164,9 @@ fn matches_translate_like_istio() {
             headers,
             source_ip: None,
         };
-        select_route(table, &head).ok().map(|i| i.route)
+        select_route(table, &head, &mut crate::rng::SeededRng::new(0))
+            .ok()
+            .map(|i| i.route)
     };
     let none = HeaderMap::new();
     let mut debug = HeaderMap::new();

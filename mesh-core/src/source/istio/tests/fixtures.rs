@@ -82,7 +82,7 @@ fn order_service_routes() {
             headers,
             source_ip: None,
         };
-        select_route(table, &head).map(|i| i.route)
+        select_route(table, &head, &mut crate::rng::SeededRng::new(0)).map(|i| i.route)
     };
     assert_eq!(request(&headers), Ok(1));
     headers.insert("x-canary", "always".parse().unwrap());
