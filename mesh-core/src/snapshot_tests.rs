@@ -309,3 +309,97 @@ fn unchanged_endpoints_keep_their_load_across_updates() {
     assert!(!Arc::ptr_eq(&picked, &fresh));
     assert_eq!(fresh.active(), 0);
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn fixture_snapshot() -> Snapshot {
+        let yaml = include_str!("../../examples/fixtures/order-service.yaml");
+        let config = crate::source::istio::load(yaml).unwrap().build().unwrap();
+        Snapshot::new(Arc::new(config))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Routing and picking never panic, whatever the request looks
+        /// like: any authority, path, query, header names and bytes.
+        #[test]
+        fn routing_never_panics(
+            authority in "\\PC{0,24}",
+            path in "\\PC{0,40}",
+            query in "\\PC{0,24}",
+            method in "[A-Z]{0,8}",
+            headers in proptest::collection::vec(("[a-z-]{1,12}", proptest::collection::vec(any::<u8>(), 0..16)), 0..6),
+            seed in any::<u64>(),
+        ) {
+            let mut map = HeaderMap::new();
+            for (name, value) in &headers {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(name.as_bytes()),
+                    http::HeaderValue::from_bytes(value),
+                ) {
+                    map.append(n, v);
+                }
+            }
+            map.insert("x-canary", "always".parse().unwrap());
+            let head = RequestHead {
+                method: &method,
+                scheme: "http",
+                authority: &authority,
+                path: &path,
+                query: &query,
+                headers: &map,
+                source_ip: None,
+            };
+            let mut rng = SeededRng::new(seed);
+            for snapshot in [fixture_snapshot(), Snapshot::new(Arc::new(order_service()))] {
+                if let Ok(routed) = snapshot.route(&head, &mut rng) {
+                    let _ = routed.pick(&mut rng);
+                }
+                let known = RequestHead { authority: "order-service", ..head };
+                let routed = snapshot.route(&known, &mut rng);
+                if let Ok(routed) = routed {
+                    prop_assert!(routed.pick(&mut rng).is_ok());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn istio_consistent_hash_keeps_a_user_on_one_endpoint() {
+    let yaml = include_str!("../../examples/fixtures/order-service.yaml").replace(
+        "loadBalancer:\n      simple: LEAST_REQUEST",
+        "loadBalancer:\n      consistentHash:\n        httpHeaderName: x-user",
+    );
+    let config = crate::source::istio::load(&yaml).unwrap().build().unwrap();
+    let snapshot = Snapshot::new(Arc::new(config));
+    let mut rng = SeededRng::new(17);
+    let mut seen_ports = std::collections::HashSet::new();
+    for user in 0..50 {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-user", format!("user-{user}").parse().unwrap());
+        // The 80/20 split draws the subset per request; within v1 (two
+        // endpoints) the ring must always give the user the same one.
+        let mut ports = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let routed = snapshot
+                .route(&head("order-service", "/", &headers), &mut rng)
+                .unwrap();
+            assert!(routed.hash.is_some(), "the ring needs the hash");
+            let picked = routed.pick(&mut rng).unwrap();
+            if version_of(&picked) == "v1" {
+                ports.insert(picked.endpoint().port());
+            }
+        }
+        assert!(
+            ports.len() <= 1,
+            "user-{user} moved between v1 endpoints: {ports:?}"
+        );
+        seen_ports.extend(ports);
+    }
+    assert_eq!(seen_ports.len(), 2, "users spread over both v1 endpoints");
+}

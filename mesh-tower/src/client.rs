@@ -1,6 +1,8 @@
 //! The batteries-included client: the mesh over hyper-util's pooled
 //! client, HTTP/1.1 or HTTP/2 per cluster.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -9,17 +11,51 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use mesh_core::config::{HttpProtocol, MeshConfig};
-use mesh_core::{Error, SnapshotHandle};
+use mesh_core::config::{MeshConfig, TlsMode};
+use mesh_core::{Error, ErrorKind, SnapshotHandle};
+use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::{MeshBody, MeshService, Target};
+use crate::mesh::prepare;
+use crate::target::wants_http2;
+use crate::{MeshBody, ResponseFuture, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+pin_project! {
+    /// The future of [`HttpTransport`]: hyper's, or an immediate refusal.
+    #[project = TransportProjected]
+    #[derive(Debug)]
+    pub enum TransportFuture {
+        /// The request is with hyper.
+        Sent {
+            #[pin]
+            response: hyper_util::client::legacy::ResponseFuture,
+        },
+        /// The request was refused before it was sent.
+        Refused { error: Option<Error> },
+    }
+}
+
+impl Future for TransportFuture {
+    type Output = Result<Response<Incoming>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            TransportProjected::Sent { response } => response.poll(cx).map_err(Into::into),
+            TransportProjected::Refused { error } => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| Error::new(ErrorKind::Internal, "polled after completion"))
+                .into())),
+        }
+    }
+}
+
 /// A transport with one connection pool per HTTP version: HTTP/2 (prior
 /// knowledge) when the [`Target`]'s cluster says so or the request is gRPC,
-/// HTTP/1.1 otherwise.
+/// HTTP/1.1 otherwise. Plain text only for now: a request to a cluster
+/// that requires TLS fails with a [`ErrorKind::Transport`] error that says
+/// so, rather than going out in clear.
 #[derive(Debug)]
 pub struct HttpTransport<B> {
     http1: Client<HttpConnector, B>,
@@ -56,16 +92,39 @@ where
     }
 }
 
-fn wants_http2<B>(request: &Request<B>) -> bool {
-    let grpc = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    let cluster_h2 = request
-        .extensions()
-        .get::<Target>()
-        .is_some_and(|t| t.protocol() == HttpProtocol::Http2);
-    grpc || cluster_h2 || request.version() == http::Version::HTTP_2
+impl<B> HttpTransport<B>
+where
+    B: http_body::Body + Send + 'static + Unpin,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    /// Sends `request` over the pool its version and [`Target`] call for.
+    pub fn send(&self, mut request: Request<B>) -> TransportFuture {
+        if let Some(target) = request.extensions().get::<Target>()
+            && target.cluster().tls != TlsMode::Disable
+        {
+            let error = Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "cluster {:?} requires TLS ({:?}), which this transport does not speak yet",
+                    target.cluster().name,
+                    target.cluster().tls
+                ),
+            );
+            return TransportFuture::Refused { error: Some(error) };
+        }
+        if wants_http2(&request) {
+            *request.version_mut() = http::Version::HTTP_2;
+            TransportFuture::Sent {
+                response: self.http2.request(request),
+            }
+        } else {
+            *request.version_mut() = http::Version::HTTP_11;
+            TransportFuture::Sent {
+                response: self.http1.request(request),
+            }
+        }
+    }
 }
 
 impl<B> Service<Request<B>> for HttpTransport<B>
@@ -75,21 +134,15 @@ where
     B::Error: Into<BoxError>,
 {
     type Response = Response<Incoming>;
-    type Error = hyper_util::client::legacy::Error;
-    type Future = hyper_util::client::legacy::ResponseFuture;
+    type Error = BoxError;
+    type Future = TransportFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if wants_http2(&request) {
-            *request.version_mut() = http::Version::HTTP_2;
-            self.http2.request(request)
-        } else {
-            *request.version_mut() = http::Version::HTTP_11;
-            self.http1.request(request)
-        }
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        self.send(request)
     }
 }
 
@@ -107,13 +160,15 @@ where
 /// ```
 #[derive(Debug)]
 pub struct MeshClient<B> {
-    service: MeshService<HttpTransport<B>>,
+    snapshots: Arc<SnapshotHandle>,
+    transport: HttpTransport<B>,
 }
 
 impl<B> Clone for MeshClient<B> {
     fn clone(&self) -> Self {
         Self {
-            service: self.service.clone(),
+            snapshots: self.snapshots.clone(),
+            transport: self.transport.clone(),
         }
     }
 }
@@ -127,7 +182,8 @@ where
     /// A client routing by `snapshots` (swap in new configuration there).
     pub fn new(snapshots: Arc<SnapshotHandle>) -> Self {
         Self {
-            service: MeshService::new(HttpTransport::default(), snapshots),
+            snapshots,
+            transport: HttpTransport::default(),
         }
     }
 
@@ -138,7 +194,7 @@ where
 
     /// The snapshots this client routes by.
     pub fn snapshots(&self) -> &Arc<SnapshotHandle> {
-        self.service.snapshots()
+        &self.snapshots
     }
 
     /// Sends one request through the mesh.
@@ -146,7 +202,14 @@ where
         &self,
         request: Request<B>,
     ) -> Result<Response<MeshBody<Incoming>>, Error> {
-        self.service.clone().call(request).await
+        self.send(request).await
+    }
+
+    fn send(&self, mut request: Request<B>) -> ResponseFuture<TransportFuture> {
+        match prepare(&self.snapshots, &mut request) {
+            Ok(prepared) => ResponseFuture::sent(self.transport.send(request), prepared),
+            Err(e) => ResponseFuture::failed(e),
+        }
     }
 }
 
@@ -158,13 +221,13 @@ where
 {
     type Response = Response<MeshBody<Incoming>>;
     type Error = Error;
-    type Future = <MeshService<HttpTransport<B>> as Service<Request<B>>>::Future;
+    type Future = ResponseFuture<TransportFuture>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.service.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        self.service.call(request)
+        self.send(request)
     }
 }

@@ -21,7 +21,7 @@ mod client;
 mod mesh;
 mod target;
 
-pub use client::{HttpTransport, MeshClient};
+pub use client::{HttpTransport, MeshClient, TransportFuture};
 pub use mesh::{MeshBody, MeshLayer, MeshService, ResponseFuture};
 pub use target::Target;
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use http::Request;
 use mesh_core::config::{Backend, Cluster, HttpProtocol};
 use mesh_core::lb::EndpointSlot;
 
@@ -9,22 +10,70 @@ use mesh_core::lb::EndpointSlot;
 /// extensions by [`MeshService`](crate::MeshService) before the transport
 /// sees it, and into the response's extensions after. A transport reads it
 /// to choose the protocol (and, later, TLS settings); telemetry and
-/// callers read it to know where a request went and why.
+/// callers read it to know where a request went and why. Cloning it is one
+/// reference-count increment.
 #[derive(Debug, Clone)]
-pub struct Target {
-    /// The endpoint chosen.
-    pub endpoint: Arc<EndpointSlot>,
-    /// The backend drawn (cluster and subset).
-    pub backend: Backend,
-    /// The cluster.
-    pub cluster: Arc<Cluster>,
-    /// The route's name.
-    pub route: Arc<str>,
+pub struct Target(Arc<Decision>);
+
+#[derive(Debug)]
+struct Decision {
+    endpoint: Arc<EndpointSlot>,
+    backend: Backend,
+    cluster: Arc<Cluster>,
+    route: Arc<str>,
 }
 
 impl Target {
-    /// The HTTP version to speak to the endpoint.
-    pub fn protocol(&self) -> HttpProtocol {
-        self.cluster.protocol
+    pub(crate) fn new(
+        endpoint: Arc<EndpointSlot>,
+        backend: Backend,
+        cluster: Arc<Cluster>,
+        route: Arc<str>,
+    ) -> Self {
+        Self(Arc::new(Decision {
+            endpoint,
+            backend,
+            cluster,
+            route,
+        }))
     }
+
+    /// The endpoint chosen.
+    pub fn endpoint(&self) -> &Arc<EndpointSlot> {
+        &self.0.endpoint
+    }
+
+    /// The backend drawn (cluster and subset).
+    pub fn backend(&self) -> &Backend {
+        &self.0.backend
+    }
+
+    /// The cluster.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.0.cluster
+    }
+
+    /// The name of the route that matched.
+    pub fn route(&self) -> &str {
+        &self.0.route
+    }
+
+    /// The HTTP version the cluster asks for.
+    pub fn protocol(&self) -> HttpProtocol {
+        self.0.cluster.protocol
+    }
+}
+
+/// Whether `request` goes out over HTTP/2: gRPC always does, a cluster
+/// may ask for it, and a caller may by setting the request's version.
+pub(crate) fn wants_http2<B>(request: &Request<B>) -> bool {
+    let grpc = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let cluster_h2 = request
+        .extensions()
+        .get::<Target>()
+        .is_some_and(|t| t.protocol() == HttpProtocol::Http2);
+    grpc || cluster_h2 || request.version() == http::Version::HTTP_2
 }

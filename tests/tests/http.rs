@@ -168,6 +168,8 @@ async fn requests_marked_http2_go_over_http2() {
     *request.version_mut() = http::Version::HTTP_2;
     let response = scenario.client.request(request).await.expect("routed");
     assert_eq!(response.headers()["x-seen-version"], "HTTP/2.0");
+    // Over HTTP/2 no Host may differ from :authority, so none is sent.
+    assert_eq!(response.headers()["x-seen-host"], "");
     let response = scenario
         .client
         .request(get("http://order-service/", &[("x-canary", "always")]))
@@ -189,17 +191,40 @@ async fn a_response_counts_as_active_until_its_body_ends() {
         .get::<mesh_tower::Target>()
         .expect("the decision rides on the response")
         .clone();
-    assert_eq!(target.backend.subset.as_ref().map(|s| &*s.name), Some("v2"));
-    assert_eq!(target.cluster.name.as_ref(), "outbound|80||order-service");
     assert_eq!(
-        target.endpoint.endpoint().port(),
+        target.backend().subset.as_ref().map(|s| &*s.name),
+        Some("v2")
+    );
+    assert_eq!(target.cluster().name.as_ref(), "outbound|80||order-service");
+    assert_eq!(
+        target.endpoint().endpoint().port(),
         scenario.backends[2].addr().port()
     );
     assert_eq!(
-        target.endpoint.active(),
+        target.endpoint().active(),
         1,
         "in flight while the body is unread"
     );
     assert_eq!(body_text(response).await, "v2");
-    assert_eq!(target.endpoint.active(), 0, "done once the body ended");
+    assert_eq!(target.endpoint().active(), 0, "done once the body ended");
+}
+
+#[tokio::test]
+async fn a_tls_cluster_is_refused_clearly_rather_than_sent_in_clear() {
+    let scenario = OrderService::with_yaml(|yaml| {
+        yaml.replace(
+            "  trafficPolicy:\n",
+            "  trafficPolicy:\n    tls:\n      mode: SIMPLE\n",
+        )
+    })
+    .await;
+    let e = scenario
+        .client
+        .request(get("http://order-service/", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(e.message().contains("requires TLS"), "{e}");
+    let served: u64 = scenario.backends.iter().map(|b| b.served()).sum();
+    assert_eq!(served, 0);
 }

@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::MeshBody;
-use super::service::transport_error;
+use super::service::{Prepared, transport_error};
 use crate::Target;
 
 pin_project! {
@@ -46,18 +46,18 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn failed(error: Error) -> Self {
+    pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
         }
     }
 
-    pub(super) fn sent(
-        response: F,
-        target: Target,
-        active: ActiveRequest,
-        timeout: Option<Duration>,
-    ) -> Self {
+    pub(crate) fn sent(response: F, prepared: Prepared) -> Self {
+        let Prepared {
+            target,
+            active,
+            timeout,
+        } = prepared;
         Self {
             state: State::Sent {
                 response,

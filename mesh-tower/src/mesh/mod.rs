@@ -18,3 +18,4 @@ pub use body::MeshBody;
 pub use future::ResponseFuture;
 pub use layer::MeshLayer;
 pub use service::MeshService;
+pub(crate) use service::prepare;

@@ -2,16 +2,19 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::uri::{PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Uri};
 use mesh_core::config::TlsMode;
+use mesh_core::lb::ActiveRequest;
 use mesh_core::rng::ThreadRng;
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
 use tower_service::Service;
 
 use super::{MeshBody, ResponseFuture};
 use crate::Target;
+use crate::target::wants_http2;
 
 /// Routes each request through the mesh, then calls the inner transport.
 #[derive(Debug, Clone)]
@@ -47,50 +50,66 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let (target, timeout) = match decide(&self.snapshots, &request) {
-            Ok(decision) => decision,
-            Err(e) => return ResponseFuture::failed(e),
-        };
-        if let Err(e) = rewrite(&mut request, &target) {
-            return ResponseFuture::failed(e);
+        match prepare(&self.snapshots, &mut request) {
+            Ok(prepared) => ResponseFuture::sent(self.inner.call(request), prepared),
+            Err(e) => ResponseFuture::failed(e),
         }
-        let active = target.endpoint.start_request();
-        request.extensions_mut().insert(target.clone());
-        ResponseFuture::sent(self.inner.call(request), target, active, timeout)
     }
 }
 
-/// Routes and picks: the whole decision, before anything is sent.
-fn decide<B>(
+/// What is decided for a request before it is sent.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(super) target: Target,
+    pub(super) active: ActiveRequest,
+    pub(super) timeout: Option<Duration>,
+}
+
+/// The first half of every mesh call: route, pick, rewrite `request` to
+/// the endpoint, count it as active, attach the [`Target`].
+pub(crate) fn prepare<B>(
     snapshots: &SnapshotHandle,
-    request: &Request<B>,
-) -> Result<(Target, Option<std::time::Duration>), Error> {
-    let snapshot = snapshots.load();
-    let head = RequestHead::from_http(request.method(), request.uri(), request.headers());
-    let routed = snapshot.route(&head, &mut ThreadRng)?;
-    let endpoint = routed.pick(&mut ThreadRng)?;
-    let target = Target {
-        endpoint,
-        backend: routed.backend.clone(),
-        cluster: routed.cluster.clone(),
-        route: routed.route.name.clone(),
-    };
-    Ok((target, routed.route.action.timeout))
+    request: &mut Request<B>,
+) -> Result<Prepared, Error> {
+    let (target, timeout) = snapshots.with(|snapshot| {
+        let head = RequestHead::from_http(request.method(), request.uri(), request.headers());
+        let routed = snapshot.route(&head, &mut ThreadRng)?;
+        let endpoint = routed.pick(&mut ThreadRng)?;
+        let target = Target::new(
+            endpoint,
+            routed.backend.clone(),
+            routed.cluster.clone(),
+            routed.route.name.clone(),
+        );
+        Ok::<_, Error>((target, routed.route.action.timeout))
+    })?;
+    request.extensions_mut().insert(target.clone());
+    rewrite(request, &target)?;
+    let active = target.endpoint().start_request();
+    Ok(Prepared {
+        target,
+        active,
+        timeout,
+    })
 }
 
 /// Points the request at the endpoint: scheme and authority change, the
-/// path stays, and `Host` keeps naming the logical service.
+/// path stays. Over HTTP/1.1 the `Host` header keeps naming the logical
+/// service, as behind a sidecar; over HTTP/2 `:authority` comes from the
+/// URI and a differing `Host` is not allowed (RFC 9113 §8.3.1), so the
+/// endpoint's authority is what the server sees there.
 fn rewrite<B>(request: &mut Request<B>, target: &Target) -> Result<(), Error> {
-    let uri = request.uri();
-    if !request.headers().contains_key(http::header::HOST)
-        && let Some(authority) = uri.authority()
+    if wants_http2(request) {
+        request.headers_mut().remove(http::header::HOST);
+    } else if !request.headers().contains_key(http::header::HOST)
+        && let Some(authority) = request.uri().authority()
     {
         let host = HeaderValue::from_str(authority.as_str()).map_err(|e| {
             Error::new(ErrorKind::InvalidRequest, "authority is not a valid Host").with_source(e)
         })?;
         request.headers_mut().insert(http::header::HOST, host);
     }
-    let scheme = match target.cluster.tls {
+    let scheme = match target.cluster().tls {
         TlsMode::Disable => Scheme::HTTP,
         _ => Scheme::HTTPS,
     };
@@ -101,7 +120,7 @@ fn rewrite<B>(request: &mut Request<B>, target: &Target) -> Result<(), Error> {
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(scheme);
-    parts.authority = Some(target.endpoint.endpoint().uri_authority().clone());
+    parts.authority = Some(target.endpoint().endpoint().uri_authority().clone());
     parts.path_and_query = Some(path);
     *request.uri_mut() = Uri::from_parts(parts)
         .map_err(|e| Error::new(ErrorKind::Internal, "rewritten URI is invalid").with_source(e))?;
