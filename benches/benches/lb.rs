@@ -12,12 +12,29 @@ use mesh_core::rng::SeededRng;
 
 const SIZES: [u32; 3] = [3, 100, 10_000];
 
-/// `count` endpoints; weighted ones cycle through weights 1..=10.
-fn endpoints(count: u32, weighted: bool) -> Vec<Arc<EndpointSlot>> {
+/// How the endpoints of a benchmark are weighted.
+#[derive(Clone, Copy)]
+enum Weights {
+    /// All 1.
+    Equal,
+    /// Cycling through 1..=10.
+    Mixed,
+    /// All 1 but one endpoint at 1000 (the worst case of stride
+    /// scheduling, where round robin switches to a table).
+    Skewed,
+}
+
+/// `count` endpoints weighted as `weights` says.
+fn endpoints(count: u32, weights: Weights) -> Vec<Arc<EndpointSlot>> {
     (0..count)
         .map(|i| {
             let host = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
-            let weight = if weighted { i % 10 + 1 } else { 1 };
+            let weight = match weights {
+                Weights::Equal => 1,
+                Weights::Mixed => i % 10 + 1,
+                Weights::Skewed if i == count / 2 => 1_000,
+                Weights::Skewed => 1,
+            };
             let endpoint = Endpoint::new(&host, 8080)
                 .and_then(|e| e.with_weight(weight))
                 .expect("valid endpoint");
@@ -28,10 +45,16 @@ fn endpoints(count: u32, weighted: bool) -> Vec<Arc<EndpointSlot>> {
 
 /// Benchmarks picks of `policy` at every size; `with_hash` feeds a
 /// different request hash to each pick.
-fn bench_policy(c: &mut Criterion, name: &str, policy: LbPolicy, weighted: bool, with_hash: bool) {
+fn bench_policy(
+    c: &mut Criterion,
+    name: &str,
+    policy: LbPolicy,
+    weights: Weights,
+    with_hash: bool,
+) {
     let mut group = c.benchmark_group(format!("lb/{name}"));
     for count in SIZES {
-        let slots = endpoints(count, weighted);
+        let slots = endpoints(count, weights);
         // Some load, so least-request has something to compare.
         let _in_flight: Vec<_> = slots.iter().step_by(3).map(|s| s.start_request()).collect();
         let endpoint_group = EndpointGroup::new(&policy, slots);
@@ -52,17 +75,32 @@ fn bench_policy(c: &mut Criterion, name: &str, policy: LbPolicy, weighted: bool,
 }
 
 fn picks(c: &mut Criterion) {
-    bench_policy(c, "round_robin_equal", LbPolicy::RoundRobin, false, false);
-    bench_policy(c, "round_robin_weighted", LbPolicy::RoundRobin, true, false);
-    bench_policy(c, "random_weighted", LbPolicy::Random, true, false);
+    use Weights::{Equal, Mixed, Skewed};
+    bench_policy(c, "round_robin_equal", LbPolicy::RoundRobin, Equal, false);
+    bench_policy(
+        c,
+        "round_robin_weighted",
+        LbPolicy::RoundRobin,
+        Mixed,
+        false,
+    );
+    bench_policy(c, "round_robin_skewed", LbPolicy::RoundRobin, Skewed, false);
+    bench_policy(c, "random_weighted", LbPolicy::Random, Mixed, false);
     bench_policy(
         c,
         "least_request_p2c",
         LbPolicy::LEAST_REQUEST,
-        false,
+        Equal,
         false,
     );
-    bench_policy(c, "ring_hash", LbPolicy::RING_HASH, true, true);
+    bench_policy(
+        c,
+        "least_request_weighted",
+        LbPolicy::LEAST_REQUEST,
+        Mixed,
+        false,
+    );
+    bench_policy(c, "ring_hash", LbPolicy::RING_HASH, Mixed, true);
 }
 
 criterion_group! {

@@ -19,8 +19,10 @@
 //! and the ring has at least `min_ring_size` of them. Endpoint `i` gets
 //! about `weight_i * scale` entries (running totals are rounded down, so
 //! the counts add up to `floor(scale)`), whose hashes are
-//! `xxHash64("{authority}_{k}", seed 0)` for `k = 0, 1, ...`: the same
-//! keys as Envoy's, so both place an endpoint at the same points.
+//! `xxHash64("{authority}_{k}", seed 0)` for `k = 0, 1, ...`: Envoy's
+//! key format, so an endpoint given by IP sits where Envoy would put it
+//! (entry counts may differ by one where Envoy rounds up; Envoy hashes the
+//! resolved IP of a DNS endpoint where this ring hashes its name).
 //! `scale` is computed with exact integer arithmetic rather than floats.
 //!
 //! Because the scale depends on the weights of *all* endpoints, removing
