@@ -16,10 +16,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run
-echo "== quickstart"
-cargo run --locked -p mesh-examples --example quickstart -- --requests 200
-cargo run --locked -p mesh-examples --example grpc
+echo "== examples (built by cargo test above)"
+"${CARGO_TARGET_DIR:-target}/debug/examples/quickstart" --requests 200
+"${CARGO_TARGET_DIR:-target}/debug/examples/grpc"

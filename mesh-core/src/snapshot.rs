@@ -127,8 +127,9 @@ impl Snapshot {
             }
             listeners.insert((*listener.name).into(), table.clone());
         }
+        // The compiled tables are shared through `listeners`; the map of
+        // them borrows `config`, which moves into the snapshot.
         drop(tables);
-        drop(groups);
         Self {
             config,
             slots,

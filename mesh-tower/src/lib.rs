@@ -2,10 +2,10 @@
 //!
 //! [`MeshLayer`] wraps any `Service<http::Request<B>>` transport (a
 //! hyper-util client, a tonic-compatible stack, your own): per request it
-//! asks mesh-core's current [`Snapshot`](mesh_core::Snapshot) for the
+//! asks mesh-core's current [`Snapshot`] for the
 //! route, draws the weighted backend, picks an endpoint, rewrites the URI
 //! to that endpoint and sends. Failures are [`mesh_core::Error`]s with a
-//! stable [`ErrorKind`](mesh_core::ErrorKind): `NoRoute`,
+//! stable [`ErrorKind`]: `NoRoute`,
 //! `NoHealthyEndpoint`, `Timeout`, `Transport`, ...
 //!
 //! [`MeshClient`] is the batteries-included client: the layer over
