@@ -22,6 +22,9 @@ use crate::{MeshBody, ResponseFuture, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Envoy's default cluster `connect_timeout`.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pin_project! {
     /// The future of [`HttpTransport`]: hyper's, or an immediate refusal.
     #[project = TransportProjected]
@@ -53,9 +56,11 @@ impl Future for TransportFuture {
 
 /// A transport with one connection pool per HTTP version: HTTP/2 (prior
 /// knowledge) when the [`Target`]'s cluster says so or the request is gRPC,
-/// HTTP/1.1 otherwise. Plain text only for now: a request to a cluster
-/// that requires TLS fails with a [`ErrorKind::Transport`] error that says
-/// so, rather than going out in clear.
+/// HTTP/1.1 otherwise. Connecting times out after Envoy's default 5 s
+/// (per-cluster `connect_timeout` needs per-cluster pools, which arrive
+/// with the resilience work). Plain text only for now: a request to a
+/// cluster that requires TLS fails with a [`ErrorKind::Transport`] error
+/// that says so, rather than going out in clear.
 #[derive(Debug)]
 pub struct HttpTransport<B> {
     http1: Client<HttpConnector, B>,
@@ -80,6 +85,7 @@ where
     fn default() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let builder = || {
             let mut b = Client::builder(TokioExecutor::new());
             b.pool_timer(TokioTimer::new()).timer(TokioTimer::new());
