@@ -22,6 +22,8 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run
+echo "== benchmark harness, smoke iteration (no timing assertions)"
+bash scripts/bench.sh --smoke
 echo "== examples (built by cargo test above)"
 "${CARGO_TARGET_DIR:-target}/debug/examples/quickstart" --requests 200
 "${CARGO_TARGET_DIR:-target}/debug/examples/grpc"
