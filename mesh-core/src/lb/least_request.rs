@@ -78,6 +78,7 @@ impl Picker for LeastRequest {
 mod tests {
     use super::*;
     use crate::lb::ActiveRequest;
+    use crate::lb::ScriptedRng as Scripted;
     use crate::lb::test_slots as slots;
     use crate::rng::SeededRng;
 
@@ -92,27 +93,6 @@ mod tests {
             counts[picker.pick(None, &mut rng).unwrap()] += 1;
         }
         counts
-    }
-
-    /// Returns the scripted values from `below`, in order.
-    struct Scripted(std::collections::VecDeque<u64>);
-
-    impl Scripted {
-        fn new(values: &[u64]) -> Self {
-            Self(values.iter().copied().collect())
-        }
-    }
-
-    impl MeshRng for Scripted {
-        fn next_u64(&mut self) -> u64 {
-            unreachable!("the pickers under test only call below")
-        }
-
-        fn below(&mut self, bound: u64) -> u64 {
-            let value = self.0.pop_front().expect("script too short");
-            assert!(value < bound, "{value} is not below {bound}");
-            value
-        }
     }
 
     #[test]

@@ -107,6 +107,31 @@ pub(crate) fn test_slots(weights: &[u32]) -> Vec<Arc<EndpointSlot>> {
         .collect()
 }
 
+/// A generator that returns scripted values from `below`, in order, for
+/// tests that pin each draw.
+#[cfg(test)]
+pub(crate) struct ScriptedRng(std::collections::VecDeque<u64>);
+
+#[cfg(test)]
+impl ScriptedRng {
+    pub(crate) fn new(values: &[u64]) -> Self {
+        Self(values.iter().copied().collect())
+    }
+}
+
+#[cfg(test)]
+impl MeshRng for ScriptedRng {
+    fn next_u64(&mut self) -> u64 {
+        unreachable!("the pickers under test only call below")
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        let value = self.0.pop_front().expect("script too short");
+        assert!(value < bound, "{value} is not below {bound}");
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,7 @@ pub(super) fn weights_are_equal(endpoints: &[Arc<EndpointSlot>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lb::ScriptedRng as Scripted;
     use crate::lb::test_slots as slots;
     use crate::rng::SeededRng;
 
@@ -139,25 +140,10 @@ mod tests {
         }
     }
 
-    /// Returns the scripted values from `below`, in order.
-    struct Scripted(std::collections::VecDeque<u64>);
-
-    impl MeshRng for Scripted {
-        fn next_u64(&mut self) -> u64 {
-            unreachable!("the pickers under test only call below")
-        }
-
-        fn below(&mut self, bound: u64) -> u64 {
-            let value = self.0.pop_front().expect("script too short");
-            assert!(value < bound, "{value} is not below {bound}");
-            value
-        }
-    }
-
     #[test]
     fn each_endpoint_owns_exactly_its_weight_of_the_draws() {
         let picker = WeightedRandom::new(&slots(&[3, 1, 5]));
-        let mut rng = Scripted((0..9).collect());
+        let mut rng = Scripted::new(&(0..9).collect::<Vec<_>>());
         let owners: Vec<usize> = (0..9)
             .map(|_| picker.pick(None, &mut rng).unwrap())
             .collect();
