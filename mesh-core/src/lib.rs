@@ -15,6 +15,7 @@ pub mod rng;
 pub mod routing;
 mod snapshot;
 pub mod source;
+pub mod xds;
 
 pub use error::{Error, ErrorKind};
 pub use request::RequestHead;

@@ -1,5 +1,11 @@
 //! Support for the end-to-end tests: the order-service scenario running on
-//! real loopback backends, and small helpers to read responses.
+//! real loopback backends, and small helpers to read responses; plus a
+//! scriptable xDS control plane ([`control_plane`]) and the Envoy resources
+//! of the canary scenario ([`xds_resources`]) for the xDS client's tests.
+
+pub mod canary;
+pub mod control_plane;
+pub mod xds_resources;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -60,8 +60,8 @@ impl MeshConfig {
 #[derive(Debug, Default)]
 pub struct MeshConfigBuilder {
     listeners: Vec<Listener>,
-    route_tables: Vec<RouteTable>,
-    clusters: Vec<Cluster>,
+    route_tables: Vec<Arc<RouteTable>>,
+    clusters: Vec<Arc<Cluster>>,
 }
 
 impl MeshConfigBuilder {
@@ -72,13 +72,24 @@ impl MeshConfigBuilder {
     }
 
     /// Adds a route table.
-    pub fn route_table(mut self, table: RouteTable) -> Self {
+    pub fn route_table(self, table: RouteTable) -> Self {
+        self.shared_route_table(Arc::new(table))
+    }
+
+    /// Adds a route table another configuration may share (the xDS
+    /// client reuses unchanged resources across updates).
+    pub fn shared_route_table(mut self, table: Arc<RouteTable>) -> Self {
         self.route_tables.push(table);
         self
     }
 
     /// Adds a cluster.
-    pub fn cluster(mut self, cluster: Cluster) -> Self {
+    pub fn cluster(self, cluster: Cluster) -> Self {
+        self.shared_cluster(Arc::new(cluster))
+    }
+
+    /// Adds a cluster another configuration may share.
+    pub fn shared_cluster(mut self, cluster: Arc<Cluster>) -> Self {
         self.clusters.push(cluster);
         self
     }
@@ -98,13 +109,13 @@ impl MeshConfigBuilder {
 
     /// Mutable access to the route tables, for sources that adjust routes
     /// after loading (the policy JSON).
-    pub fn route_tables_mut(&mut self) -> &mut [RouteTable] {
-        &mut self.route_tables
+    pub fn route_tables_mut(&mut self) -> impl Iterator<Item = &mut RouteTable> {
+        self.route_tables.iter_mut().map(Arc::make_mut)
     }
 
     /// Mutable access to the clusters, for sources that fill in endpoints.
-    pub fn clusters_mut(&mut self) -> &mut [Cluster] {
-        &mut self.clusters
+    pub fn clusters_mut(&mut self) -> impl Iterator<Item = &mut Cluster> {
+        self.clusters.iter_mut().map(Arc::make_mut)
     }
 
     /// Validates names and references and freezes the configuration.
@@ -113,7 +124,7 @@ impl MeshConfigBuilder {
         for cluster in self.clusters {
             cluster.validate()?;
             let name = cluster.name.clone();
-            if clusters.insert(name.clone(), Arc::new(cluster)).is_some() {
+            if clusters.insert(name.clone(), cluster).is_some() {
                 return Err(duplicate("Cluster", &name));
             }
         }
@@ -121,7 +132,7 @@ impl MeshConfigBuilder {
         for table in self.route_tables {
             check_references(&table, &clusters)?;
             let name = table.name().clone();
-            if route_tables.insert(name.clone(), Arc::new(table)).is_some() {
+            if route_tables.insert(name.clone(), table).is_some() {
                 return Err(duplicate("RouteConfiguration", &name));
             }
         }

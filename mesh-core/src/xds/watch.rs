@@ -1,0 +1,110 @@
+//! Which resources the client needs: the tree that routing walks.
+//!
+//! From the targets (`host:port` listener names) down: each listener's
+//! route table (inline or by RDS name), every cluster a route or mirror
+//! names, every EDS cluster's load assignment. What the tree no longer
+//! reaches is unsubscribed, except what the configuration in use still
+//! references: as gRFC A74 asks, a cluster stays subscribed until the
+//! configuration that replaces it is complete and published.
+
+use std::collections::BTreeSet;
+
+use super::cache::TypeCache;
+use super::resource::{ResourceType, ResourceValue};
+use crate::config::RouteTable;
+
+/// What to subscribe to, for one type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Want {
+    pub wildcard: bool,
+    pub names: BTreeSet<String>,
+}
+
+/// Names each type is referenced by in the published configuration.
+pub(crate) type Refs = [BTreeSet<String>; 4];
+
+/// What the tree needs, given the values cached so far.
+pub(crate) fn wanted(
+    targets: &BTreeSet<String>,
+    wildcard_listeners: bool,
+    wildcard_clusters: bool,
+    caches: &[TypeCache; 4],
+    in_use: &Refs,
+) -> [Want; 4] {
+    let [lds, rds, cds, _] = caches;
+    let mut want: [Want; 4] = Default::default();
+    want[0] = Want {
+        wildcard: wildcard_listeners,
+        names: if wildcard_listeners {
+            BTreeSet::new()
+        } else {
+            targets.clone()
+        },
+    };
+
+    let listener_names: Vec<&String> = if wildcard_listeners {
+        lds.entries.keys().collect()
+    } else {
+        targets.iter().collect()
+    };
+    let mut tables: Vec<&RouteTable> = Vec::new();
+    for name in listener_names {
+        if let Some(ResourceValue::Listener(l)) = lds.value(name) {
+            match &l.inline_routes {
+                Some(table) => tables.push(table),
+                None => {
+                    want[1].names.insert(l.listener.route_table.to_string());
+                }
+            }
+        }
+    }
+    want[1].names.extend(in_use[1].iter().cloned());
+    for name in &want[1].names {
+        if let Some(ResourceValue::RouteConfiguration(table)) = rds.value(name) {
+            tables.push(table);
+        }
+    }
+
+    want[2].wildcard = wildcard_clusters;
+    if !wildcard_clusters {
+        for table in tables {
+            want[2].names.extend(referenced_clusters(table));
+        }
+        want[2].names.extend(in_use[2].iter().cloned());
+    }
+    let cluster_names = if wildcard_clusters {
+        &cds.entries.keys().cloned().collect()
+    } else {
+        &want[2].names
+    };
+    let mut eds_names: BTreeSet<String> = cluster_names
+        .iter()
+        .filter_map(|name| match cds.value(name) {
+            Some(ResourceValue::Cluster(c)) => c.eds_name.as_deref().map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    eds_names.extend(in_use[3].iter().cloned());
+    want[3].names = eds_names;
+    want
+}
+
+/// Every cluster a table's routes and mirrors name.
+pub(crate) fn referenced_clusters(table: &RouteTable) -> impl Iterator<Item = String> + '_ {
+    table.virtual_hosts().iter().flat_map(|vh| {
+        vh.routes.iter().flat_map(|route| {
+            let action = &route.action;
+            let mirrors = action.mirrors.iter().map(|m| &m.backend);
+            action
+                .destination
+                .backends()
+                .chain(mirrors)
+                .map(|b| b.cluster.to_string())
+        })
+    })
+}
+
+/// The type at `index` of the arrays above.
+pub(crate) fn type_at(index: usize) -> ResourceType {
+    ResourceType::ALL[index]
+}
