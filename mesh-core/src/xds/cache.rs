@@ -56,6 +56,8 @@ pub struct ResourceEntry {
     pub(crate) deadline: Option<Instant>,
     /// The accepted bytes, kept only for the on-disk snapshot.
     pub(crate) raw: Option<Any>,
+    /// The hash of the accepted bytes.
+    digest: u64,
 }
 
 impl ResourceEntry {
@@ -68,6 +70,7 @@ impl ResourceEntry {
             updated: None,
             deadline: None,
             raw: None,
+            digest: 0,
         }
     }
 
@@ -77,16 +80,23 @@ impl ResourceEntry {
         self.value.is_some() || self.status == ResourceStatus::DoesNotExist
     }
 
+    /// Takes a new value; returns whether routing sees a change (the same
+    /// bytes again only refresh the version and status).
     pub(crate) fn accept(&mut self, decoded: Decoded, version: &str, now: Instant) -> bool {
-        let changed = !self.value.as_ref().is_some_and(|v| v.same(&decoded.value));
+        let unchanged = self.value.is_some() && self.digest == decoded.digest;
+        if !unchanged {
+            self.value = Some(decoded.value);
+            self.digest = decoded.digest;
+            self.updated = Some(now);
+        }
+        if decoded.raw.is_some() {
+            self.raw = decoded.raw;
+        }
         self.status = ResourceStatus::Acked;
-        self.value = Some(decoded.value);
-        self.raw = decoded.raw;
         self.version = Some(version.to_owned());
         self.error = None;
-        self.updated = Some(now);
         self.deadline = None;
-        changed
+        !unchanged
     }
 
     pub(crate) fn refuse(&mut self, error: String, now: Instant) {

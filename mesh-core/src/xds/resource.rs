@@ -128,19 +128,6 @@ pub enum ResourceValue {
     Endpoints(Arc<Vec<Endpoint>>),
 }
 
-impl ResourceValue {
-    /// Whether both hold the very same decoded value (not merely equal).
-    pub(crate) fn same(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::Listener(a), Self::Listener(b)) => Arc::ptr_eq(a, b),
-            (Self::RouteConfiguration(a), Self::RouteConfiguration(b)) => Arc::ptr_eq(a, b),
-            (Self::Cluster(a), Self::Cluster(b)) => Arc::ptr_eq(a, b),
-            (Self::Endpoints(a), Self::Endpoints(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
-
 /// Why one resource of a response was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{reason}", name.as_deref().map(|n| format!("{n:?}: ")).unwrap_or_default())]
@@ -167,6 +154,10 @@ pub struct Decoded {
     pub name: String,
     /// The validated value.
     pub value: ResourceValue,
+    /// A hash of the bytes it came from: a resource sent again unchanged
+    /// (go-control-plane resends every type on each version) keeps its
+    /// decoded value, so nothing downstream is rebuilt.
+    pub digest: u64,
     /// The bytes it came from, kept only for the on-disk snapshot.
     pub raw: Option<Any>,
 }
@@ -234,6 +225,7 @@ pub fn decode(expected: ResourceType, any: &Any) -> Result<Decoded, DecodeError>
     Ok(Decoded {
         name,
         value,
+        digest: xxhash_rust::xxh64::xxh64(bytes, 0),
         raw: None,
     })
 }

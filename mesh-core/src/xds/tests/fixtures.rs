@@ -36,7 +36,7 @@ pub const RDS: ResourceType = ResourceType::RouteConfiguration;
 pub const CDS: ResourceType = ResourceType::Cluster;
 pub const EDS: ResourceType = ResourceType::ClusterLoadAssignment;
 
-pub fn any(url: &str, msg: &impl Message) -> Any {
+pub fn pack(url: &str, msg: &impl Message) -> Any {
     Any {
         type_url: url.to_owned(),
         value: msg.encode_to_vec(),
@@ -60,9 +60,9 @@ pub fn listener(name: &str, route_name: &str) -> Any {
         })),
         ..Default::default()
     };
-    any(
+    pack(
         type_url::LISTENER,
-        &listener_proto(name, any(type_url::HTTP_CONNECTION_MANAGER, &hcm)),
+        &listener_proto(name, pack(type_url::HTTP_CONNECTION_MANAGER, &hcm)),
     )
 }
 
@@ -72,9 +72,9 @@ pub fn inline_listener(name: &str, routes: RouteConfiguration) -> Any {
         route_specifier: Some(RouteSpecifier::RouteConfig(routes)),
         ..Default::default()
     };
-    any(
+    pack(
         type_url::LISTENER,
-        &listener_proto(name, any(type_url::HTTP_CONNECTION_MANAGER, &hcm)),
+        &listener_proto(name, pack(type_url::HTTP_CONNECTION_MANAGER, &hcm)),
     )
 }
 
@@ -127,12 +127,12 @@ pub fn route_proto(name: &str, clusters: &[(&str, u32)]) -> RouteConfiguration {
 }
 
 pub fn route(name: &str, clusters: &[(&str, u32)]) -> Any {
-    any(type_url::ROUTE_CONFIGURATION, &route_proto(name, clusters))
+    pack(type_url::ROUTE_CONFIGURATION, &route_proto(name, clusters))
 }
 
 /// An EDS cluster (endpoints under its own name).
 pub fn cluster(name: &str) -> Any {
-    any(
+    pack(
         type_url::CLUSTER,
         &Cluster {
             name: name.to_owned(),
@@ -173,7 +173,7 @@ pub fn endpoints_proto(name: &str, ports: &[u32]) -> ClusterLoadAssignment {
 }
 
 pub fn endpoints(name: &str, ports: &[u32]) -> Any {
-    any(
+    pack(
         type_url::CLUSTER_LOAD_ASSIGNMENT,
         &endpoints_proto(name, ports),
     )

@@ -4,6 +4,7 @@
 
 mod delta;
 mod fixtures;
+mod fuzz;
 mod persist;
 mod sotw;
 mod subscriptions;

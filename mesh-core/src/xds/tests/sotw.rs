@@ -396,3 +396,22 @@ fn config_dump_lists_each_resource_with_version_status_and_error() {
     assert_eq!(dump["types"]["lds"]["version_info"], "1");
     assert_eq!(dump["stats"]["updates_rejected"], 1);
 }
+
+#[test]
+fn the_same_bytes_sent_again_change_nothing_routing_sees() {
+    let now = Instant::now();
+    let mut c = resolved_sotw(&["a"], now);
+    let before = c.take_config().unwrap();
+    let ack = one(c.on_response(response(CDS, "2", "c2", vec![cluster("a")]), now));
+    assert_eq!(ack.version_info, "2");
+    c.on_response(response(EDS, "2", "e2", vec![endpoints("a", &[8000])]), now);
+    assert!(
+        c.take_config().is_none(),
+        "no new configuration for a resend"
+    );
+    assert!(std::sync::Arc::ptr_eq(c.current().unwrap(), &before));
+    assert_eq!(
+        c.cache(EDS).entry("a").unwrap().version.as_deref(),
+        Some("2")
+    );
+}
