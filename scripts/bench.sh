@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The loopback benchmark harness of issue 7: raw hyper, the mesh (static and
 # full chain) and a sidecar pair (nginx and HAProxy, two of each in a row),
-# HTTP/1.1 and HTTP/2, then the scale runs; writes BENCHMARKS.md.
+# HTTP/1.1 and HTTP/2, then the scale runs (a static file, and the same
+# mesh through the xDS client); writes BENCHMARKS.md.
 #
 #   bash scripts/bench.sh                # full run (a few minutes), rewrites BENCHMARKS.md
 #   bash scripts/bench.sh --smoke        # a tiny iteration of everything, prints only (CI)
 #   bash scripts/bench.sh --no-install   # never call apt-get; missing proxies read n/a
+#   bash scripts/bench.sh --xds-only     # the xDS scale run alone (1 000 and 5 000 clusters), prints only
 #
 # Other arguments go to the harness (e.g. --reps 3, --no-scale). The proxies
 # come from Debian's packages: installed when missing and running as root,
@@ -17,12 +19,14 @@ cd "$(dirname "$0")/.."
 
 smoke=0
 install=1
+xds_only=0
 harness_args=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
     --no-install) install=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --xds-only) xds_only=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) harness_args+=("$arg") ;;
   esac
 done
@@ -40,6 +44,23 @@ find_proxy() {
   done
   return 1
 }
+
+target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+target_dir=${target_dir:-${CARGO_TARGET_DIR:-target}}
+
+if [ "$xds_only" = 1 ]; then
+  # Apply time, EDS update time and memory of a mesh applied through the
+  # xDS client; --smoke makes it a tiny size.
+  if [ "$smoke" = 1 ]; then
+    cargo build -p mesh-benches --bin xds_scale
+    "$target_dir/debug/xds_scale" --smoke
+  else
+    cargo build --release -p mesh-benches --bin xds_scale
+    "$target_dir/release/xds_scale" --sizes 1000,5000 --reps 3
+  fi
+  exit 0
+fi
 
 missing=()
 for proxy in nginx haproxy; do
@@ -71,10 +92,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
   fi
 fi
-
-target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-target_dir=${target_dir:-${CARGO_TARGET_DIR:-target}}
 
 if [ "$smoke" = 1 ]; then
   # The smoke run's figures mean nothing, so it reuses the debug build that

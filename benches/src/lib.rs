@@ -1,5 +1,6 @@
 //! Bench support: the pieces of the loopback harness (`src/bin/harness.rs`)
-//! and of the scale run's memory probe (`src/bin/scale.rs`).
+//! and of the scale runs' memory probes (`src/bin/scale.rs`,
+//! `src/bin/xds_scale.rs`).
 //!
 //! The criterion benchmarks under `benches/` measure one decision (a route
 //! match, a pick) in isolation; the harness measures what a caller sees:
@@ -17,6 +18,10 @@
 //! - [`stats`]: medians of repeated runs;
 //! - [`scale`]: generated Envoy documents and the apply-time/memory probe;
 //! - [`scale_run`]: the scale runs, with the probe in its own process;
+//! - [`xds_scale`]: the same mesh as xDS responses through the xDS
+//!   client, its apply time, EDS update time and memory probe;
+//! - [`xds_scale_run`]: the xDS scale runs, with the probe in its own
+//!   process (the `xds_scale` binary);
 //! - [`machine`]: the description of the machine a report was made on;
 //! - [`targets`]: the targets of issue 7, judged on the medians;
 //! - [`report`]: the markdown report.
@@ -33,3 +38,5 @@ pub mod scale_run;
 pub mod stats;
 pub mod targets;
 pub mod workload;
+pub mod xds_scale;
+pub mod xds_scale_run;

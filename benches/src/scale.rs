@@ -1,14 +1,15 @@
 //! Scale runs: how long a large configuration takes to apply and how much
 //! memory it keeps.
 //!
-//! There is no xDS client yet, so the configuration comes as a generated
-//! Envoy v3 resource list in JSON — the shape of the resources of a
+//! Here the configuration comes as a static file: a generated Envoy v3
+//! resource list in JSON — the shape of the resources of a
 //! discovery response — loaded through `mesh_core::source::envoy::load`.
 //! Per service `svc-N`: an API listener `svc-N:80` naming its route
 //! configuration over RDS, a route configuration with one virtual host and
 //! one route, an EDS cluster (least request), and a cluster load assignment
 //! with one locality of `endpoints` endpoints, each with a `version` label.
-//! No traffic is sent: the endpoint addresses are never dialled.
+//! No traffic is sent: the endpoint addresses are never dialled. The same
+//! mesh delivered over xDS is [`crate::xds_scale`].
 //!
 //! Apply time is `load` (parse + proto conversion + validation, including
 //! `MeshConfigBuilder::build`) and `Snapshot::new` (compiling route tables
@@ -81,11 +82,12 @@ pub fn envoy_document(clusters: usize, endpoints: usize, labels: bool) -> String
 }
 
 /// The inline sizes of the per-endpoint types, for the memory profile.
-pub fn type_sizes() -> [(&'static str, usize); 5] {
-    use mesh_core::config::{Endpoint, Labels, Locality};
+pub fn type_sizes() -> [(&'static str, usize); 6] {
+    use mesh_core::config::{Endpoint, EndpointData, Labels, Locality};
     use mesh_core::lb::EndpointSlot;
     [
         ("Endpoint", std::mem::size_of::<Endpoint>()),
+        ("EndpointData", std::mem::size_of::<EndpointData>()),
         ("EndpointSlot", std::mem::size_of::<EndpointSlot>()),
         ("Locality", std::mem::size_of::<Locality>()),
         ("Labels", std::mem::size_of::<Labels>()),

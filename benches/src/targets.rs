@@ -12,11 +12,16 @@
 //! - its throughput is at least 90 % of raw hyper's;
 //! - a configuration costs at most 256 B per endpoint and 4 KiB per cluster
 //!   (judged at the largest scale run that has both endpoint counts, with
-//!   labelled endpoints as a mesh has them).
+//!   labelled endpoints as a mesh has them), from a static file and over
+//!   xDS (the client's caches included);
+//! - over xDS, a snapshot of 5 000 clusters × 10 endpoints applies in at
+//!   most 250 ms, and a 1 000-endpoint EDS update is reported.
 
 use crate::backend::Setup;
 use crate::paths::{PathKind, Protocol};
-use crate::report::{LatencyTable, Row, ScaleReport, find, per_unit_costs};
+use crate::report::{
+    LatencyTable, Row, ScaleReport, XdsScaleReport, find, per_unit_costs, xds_unit_costs,
+};
 use crate::workload::Latency;
 
 /// One line of the targets table.
@@ -64,6 +69,7 @@ pub fn judge(
     latency: &[LatencyTable],
     throughput: &[Row<f64>],
     scale: &[ScaleReport],
+    xds: &[XdsScaleReport],
 ) -> Vec<Verdict> {
     let mut verdicts = Vec::new();
     for table in latency {
@@ -93,6 +99,54 @@ pub fn judge(
         });
     }
     verdicts.extend(memory_verdicts(scale));
+    verdicts.extend(xds_verdicts(xds));
+    verdicts
+}
+
+fn xds_verdicts(xds: &[XdsScaleReport]) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    let on = Some("xDS".to_owned());
+    if let Some(r) = xds
+        .iter()
+        .filter(|r| r.endpoints == 10)
+        .max_by_key(|r| r.clusters)
+    {
+        let apply = r.client_ms + r.snapshot_ms;
+        verdicts.push(Verdict {
+            target: "a 5 000 × 10 snapshot applies in ≤ 250 ms (decode to swap)".into(),
+            on: on.clone(),
+            measured: format!("{apply:.1} ms at {} × 10", r.clusters),
+            met: (r.clusters >= 5_000).then_some(apply <= 250.0),
+        });
+        if let Some(update) = r.update_ms {
+            verdicts.push(Verdict {
+                target: "a 1 000-endpoint EDS update (decode to swap)".into(),
+                on: on.clone(),
+                measured: format!("{update:.1} ms in a mesh of {} clusters", r.clusters),
+                met: None,
+            });
+        }
+    }
+    if let Some(c) = xds_unit_costs(xds).into_iter().max_by_key(|c| c.clusters) {
+        verdicts.push(Verdict {
+            target: "≤ 256 B per endpoint (client caches included)".into(),
+            on: on.clone(),
+            measured: format!(
+                "{:.0} B per endpoint, {:.0} B without the client (at {} clusters)",
+                c.per_endpoint, c.per_endpoint_model, c.clusters
+            ),
+            met: Some(c.per_endpoint <= 256.0),
+        });
+        verdicts.push(Verdict {
+            target: "≤ 4 KiB per cluster (client caches included)".into(),
+            on,
+            measured: format!(
+                "{:.0} B per cluster, {:.0} B without the client (at {} clusters)",
+                c.per_cluster, c.per_cluster_model, c.clusters
+            ),
+            met: Some(c.per_cluster <= 4096.0),
+        });
+    }
     verdicts
 }
 

@@ -1,16 +1,20 @@
-//! mesh-core: the logic of the embeddable service mesh, free of I/O.
+//! mesh-core: the logic of the embeddable service mesh, sans-IO but for
+//! the xDS stream.
 //!
 //! Configuration comes in through [`source`] and becomes the validated
 //! [`config`] model; [`routing`] maps a request to a route and a weighted
 //! backend; [`lb`] picks an endpoint. A [`Snapshot`] bundles one
 //! configuration with its balancers and is what a request reads, start to
-//! end; [`SnapshotHandle`] swaps snapshots atomically. Transport lives in
-//! `mesh-tower`.
+//! end; [`SnapshotHandle`] swaps snapshots atomically. [`xds`] keeps a
+//! handle up to date from a control plane: a sans-IO state machine plus
+//! the one I/O task of this crate (an ADS stream). Request transport
+//! lives in `mesh-tower`.
 
 pub mod config;
 pub mod error;
 pub mod lb;
 mod request;
+pub mod resilience;
 pub mod rng;
 pub mod routing;
 mod snapshot;

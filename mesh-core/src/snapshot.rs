@@ -8,7 +8,8 @@
 //! to end; a configuration change builds a new snapshot and swaps it into
 //! the [`SnapshotHandle`] while in-flight requests keep the old one alive.
 //! An endpoint that stays the same across an update keeps its slot, and so
-//! its count of requests in flight ([`SnapshotHandle::update`]).
+//! its count of requests in flight ([`SnapshotHandle::update`]); a
+//! cluster that did not change keeps its endpoint groups as they were.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,10 +86,20 @@ impl Snapshot {
             .clusters()
             .map(|c| {
                 let kept = previous.and_then(|p| p.slots.get(&c.name));
-                (c.name.clone(), cluster_slots(&c.endpoints, kept))
+                let slots = match kept {
+                    // The very same cluster: its slots as they were.
+                    Some(kept) if previous.is_some_and(|p| p.has_cluster(c)) => kept.clone(),
+                    _ => cluster_slots(&c.endpoints, kept),
+                };
+                (c.name.clone(), slots)
             })
             .collect();
-        let mut groups = HashMap::new();
+        // The groups of clusters that did not change are kept too (with
+        // their pickers' state), so an update costs in proportion to what
+        // it changed.
+        let mut groups = previous
+            .map(|p| p.unchanged_groups(&config))
+            .unwrap_or_default();
         let mut tables: HashMap<&str, Arc<CompiledTable>> = HashMap::new();
         for table in config.route_tables() {
             let compiled = table
@@ -135,6 +146,38 @@ impl Snapshot {
             slots,
             listeners,
         }
+    }
+
+    /// Whether `cluster` is this snapshot's cluster of that name (the
+    /// same allocation, so nothing in it changed).
+    fn has_cluster(&self, cluster: &Arc<Cluster>) -> bool {
+        self.config
+            .cluster(&cluster.name)
+            .is_some_and(|c| Arc::ptr_eq(c, cluster))
+    }
+
+    /// The endpoint groups of this snapshot whose cluster `config` has
+    /// unchanged.
+    fn unchanged_groups(&self, config: &MeshConfig) -> HashMap<Backend, Arc<EndpointGroup>> {
+        let mut groups = HashMap::new();
+        for compiled in self.listeners.values() {
+            let routes = compiled
+                .table
+                .virtual_hosts()
+                .iter()
+                .flat_map(|vh| &vh.routes);
+            for (route, arms) in routes.zip(compiled.arms.iter().flatten()) {
+                for (backend, arm) in route.action.destination.backends().zip(arms) {
+                    let unchanged = config
+                        .cluster(&backend.cluster)
+                        .is_some_and(|c| Arc::ptr_eq(c, &arm.cluster));
+                    if unchanged && !groups.contains_key(backend) {
+                        groups.insert(backend.clone(), arm.group.clone());
+                    }
+                }
+            }
+        }
+        groups
     }
 
     /// The configuration this snapshot was built from.
@@ -337,7 +380,13 @@ impl SnapshotHandle {
     /// writer (the configuration source); concurrent updates are safe but
     /// the last one wins.
     pub fn update(&self, config: MeshConfig) {
-        let next = Snapshot::succeeding(Arc::new(config), &self.current.load());
+        self.update_shared(Arc::new(config));
+    }
+
+    /// [`Self::update`] with a configuration the caller keeps too (the
+    /// xDS client holds the one in use, without a second copy).
+    pub fn update_shared(&self, config: Arc<MeshConfig>) {
+        let next = Snapshot::succeeding(config, &self.current.load());
         self.store(next);
     }
 }

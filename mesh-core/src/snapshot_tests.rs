@@ -403,3 +403,46 @@ fn istio_consistent_hash_keeps_a_user_on_one_endpoint() {
     }
     assert_eq!(seen_ports.len(), 2, "users spread over both v1 endpoints");
 }
+
+#[test]
+fn an_unchanged_cluster_keeps_its_groups() {
+    let first = Snapshot::new(Arc::new(order_service()));
+    let canary = {
+        let mut h = HeaderMap::new();
+        h.insert("x-canary", "always".parse().unwrap());
+        h
+    };
+    let mut rng = SeededRng::new(1);
+    let group = |s: &Snapshot, rng: &mut SeededRng| {
+        let routed = s.route(&head("orders", "/", &canary), rng).unwrap();
+        routed.endpoints() as *const [Arc<EndpointSlot>]
+    };
+    // The same cluster allocation in a new configuration.
+    let config = MeshConfig::builder()
+        .shared_cluster(first.config().cluster("orders").unwrap().clone())
+        .shared_route_table(first.config().route_table("orders:80").unwrap().clone())
+        .listener(Listener::new("orders:80", "orders:80").unwrap())
+        .build()
+        .unwrap();
+    let same = Snapshot::succeeding(Arc::new(config), &first);
+    assert!(std::ptr::eq(
+        group(&first, &mut rng),
+        group(&same, &mut rng)
+    ));
+    // An equal but rebuilt cluster gets new groups (over the kept slots).
+    let rebuilt = Snapshot::succeeding(Arc::new(order_service()), &first);
+    assert!(!std::ptr::eq(
+        group(&first, &mut rng),
+        group(&rebuilt, &mut rng)
+    ));
+    assert!(Arc::ptr_eq(
+        &first
+            .route(&head("orders", "/", &canary), &mut rng)
+            .unwrap()
+            .endpoints()[0],
+        &rebuilt
+            .route(&head("orders", "/", &canary), &mut rng)
+            .unwrap()
+            .endpoints()[0],
+    ));
+}

@@ -19,10 +19,12 @@
 
 mod client;
 mod mesh;
+mod retry;
 mod target;
 
 pub use client::{HttpTransport, MeshClient, TransportFuture};
 pub use mesh::{MeshBody, MeshLayer, MeshService, ResponseFuture};
+pub use retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
 pub use target::Target;
 
 pub use mesh_core::{Error, ErrorKind, Snapshot, SnapshotHandle};

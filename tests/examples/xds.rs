@@ -58,10 +58,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let generation = client.generation();
     cp.set(route_config(canary_routes(TARGET, 0, 100)));
-    while client.generation() == generation {
-        if !client.changed(Duration::from_secs(10)).await {
-            return Err("the weight update never arrived".into());
-        }
+    if !client
+        .published_after(generation, Duration::from_secs(10))
+        .await
+    {
+        return Err("the weight update never arrived".into());
     }
     report(
         "weights 0/100",

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `scripts/bench.sh` installs the proxies, builds this binary and the
-//! `scale` probe next to it, and runs it. `--smoke` runs a tiny iteration
+//! `scale` and `xds_scale` probes next to it, and runs it. `--smoke` runs a tiny iteration
 //! of everything (for CI: a second or two, figures meaningless). The report
 //! goes to standard output, and to `--out` when given; progress goes to
 //! standard error. `--only` runs one path (to profile it, e.g. under
@@ -27,6 +27,7 @@ use mesh_benches::paths::{Path, PathKind, Route};
 use mesh_benches::proxy::{ProxyKind, SidecarPair};
 use mesh_benches::report::Report;
 use mesh_benches::scale_run::run_scale;
+use mesh_benches::xds_scale_run::run_xds_scale;
 
 const USAGE: &str = "usage: harness [--smoke] [--out FILE] [--reps N] [--no-proxies] [--no-scale] \
                      [--no-traffic] [--only raw|raw-spread|mesh-static|mesh-full|nginx|haproxy]";
@@ -185,6 +186,7 @@ fn run(options: &Options) -> Result<(), String> {
     drop(remote);
 
     let scale = run_scale(&plan.scale_sizes, plan.scale_reps);
+    let xds = run_xds_scale(&plan.scale_sizes, plan.scale_reps);
     let report = Report {
         machine,
         settings: plan.settings(),
@@ -193,6 +195,7 @@ fn run(options: &Options) -> Result<(), String> {
         throughput,
         pinned,
         scale,
+        xds,
         command: command_line(),
     };
     let markdown = report.markdown();

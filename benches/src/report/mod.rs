@@ -9,6 +9,7 @@
 
 mod scale;
 mod traffic;
+mod xds_scale;
 
 use std::fmt::Write as _;
 
@@ -20,6 +21,7 @@ use crate::targets;
 use crate::workload::Latency;
 
 pub use scale::{ScaleReport, UnitCosts, per_unit_costs};
+pub use xds_scale::{XdsScaleReport, XdsUnitCosts, xds_section, xds_unit_costs};
 
 /// A figure, or why there is none.
 pub type Measured<T> = Result<T, String>;
@@ -87,6 +89,8 @@ pub struct Report {
     pub pinned: bool,
     /// The scale runs.
     pub scale: Vec<ScaleReport>,
+    /// The xDS scale runs.
+    pub xds: Vec<XdsScaleReport>,
     /// The harness's command line.
     pub command: String,
 }
@@ -100,6 +104,7 @@ impl Report {
         self.throughput_table(&mut out);
         self.targets_table(&mut out);
         self.scale_tables(&mut out);
+        self.xds_tables(&mut out);
         self.footer(&mut out);
         out
     }
@@ -206,7 +211,7 @@ impl Report {
             "| target | protocol, setup | measured (medians) | status |"
         );
         let _ = writeln!(out, "|---|---|---|---|");
-        for v in targets::judge(&self.latency, &self.throughput, &self.scale) {
+        for v in targets::judge(&self.latency, &self.throughput, &self.scale, &self.xds) {
             let on = v.on.as_deref().unwrap_or("—");
             let _ = writeln!(
                 out,
@@ -234,7 +239,7 @@ impl Report {
         let _ = writeln!(
             out,
             "This run: `{}` (built with `cargo build --release -p mesh-benches --bins`; the \
-             `scale` probe must sit next to `harness`).\n",
+             `scale` and `xds_scale` probes must sit next to `harness`).\n",
             self.command
         );
         let _ = writeln!(

@@ -81,7 +81,7 @@ impl Report {
     pub(super) fn scale_tables(&self, out: &mut String) {
         let _ = writeln!(
             out,
-            "## Scale: applying a generated configuration (no xDS client yet)\n"
+            "## Scale: applying a generated configuration from a static file\n"
         );
         let _ = writeln!(
             out,
@@ -165,11 +165,13 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 out,
-                "\nInline sizes (`size_of`, before any heap data): {}. The model keeps one \
-                 `Endpoint` per endpoint in its cluster; the snapshot keeps another copy inside \
-                 each `EndpointSlot` (sharing the `Arc`s) plus an `Arc` pointer per group it is \
-                 in. A `BTreeMap<String, String>` allocates a whole leaf node (room for 11 \
-                 pairs) for its first label.",
+                "\nInline sizes (`size_of`, before any heap data): {}. An `Endpoint` is a \
+                 handle on one shared `EndpointData` (address text on the heap, locality and \
+                 labels shared by every endpoint with equal ones): the model's cluster holds the \
+                 handle, the snapshot's `EndpointSlot` another (with the in-flight count), plus \
+                 an `Arc` pointer per group the slot is in. Label sets are shared because a \
+                 `BTreeMap<String, String>` allocates a whole leaf node (room for 11 pairs) for \
+                 its first label.",
                 sizes.join(", ")
             );
         }

@@ -21,7 +21,7 @@ pub use cluster::{
 };
 pub(crate) use domain::strip_port;
 pub use domain::{DomainIndex, DomainPattern};
-pub use endpoint::{Endpoint, HealthStatus, Locality};
+pub use endpoint::{Endpoint, EndpointData, HealthStatus, Locality};
 pub use error::ConfigError;
 pub(crate) use error::ResultExt;
 pub use listener::Listener;

@@ -8,6 +8,8 @@ use crate::config::Endpoint;
 /// An endpoint and the number of requests in flight to it. One slot is
 /// shared by every group that contains the endpoint (the whole cluster and
 /// each subset), so least-request sees the same load from every route.
+/// The endpoint itself is shared with the configuration (an [`Endpoint`]
+/// is a handle), so a slot adds only the pointer and the counter.
 #[derive(Debug)]
 pub struct EndpointSlot {
     endpoint: Endpoint,

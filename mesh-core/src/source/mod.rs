@@ -15,5 +15,6 @@ mod detect;
 pub mod envoy;
 pub mod istio;
 pub mod policy;
+mod shared;
 
 pub use detect::{Format, load, load_file};

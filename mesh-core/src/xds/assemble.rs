@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::cache::{ResourceStatus, TypeCache};
 use super::resource::{ClusterValue, ResourceValue};
-use super::watch::{Refs, referenced_clusters};
+use super::watch::referenced_clusters;
 use crate::config::{Cluster, ConfigError, Endpoint, Listener, MeshConfig, RouteTable};
 
 /// A cluster with its endpoints, kept between assemblies so unchanged
@@ -41,8 +41,7 @@ pub(crate) struct Assembler {
 struct Tree {
     listener: Listener,
     table: Arc<RouteTable>,
-    rds: Option<String>,
-    clusters: Vec<(String, Arc<Cluster>, Option<String>)>,
+    clusters: Vec<(String, Arc<Cluster>)>,
 }
 
 /// Why a listener's tree is not complete yet.
@@ -56,8 +55,7 @@ impl Assembler {
         roots: &[String],
         caches: &[TypeCache; 4],
         previous: Option<&MeshConfig>,
-    ) -> Result<(MeshConfig, Refs), ConfigError> {
-        let mut refs: Refs = Default::default();
+    ) -> Result<MeshConfig, ConfigError> {
         let mut builder = MeshConfig::builder();
         let mut tables = BTreeSet::new();
         let mut clusters: HashMap<String, Arc<Cluster>> = HashMap::new();
@@ -65,15 +63,7 @@ impl Assembler {
         for root in roots {
             match self.tree(root, caches) {
                 Ok(Some(tree)) => {
-                    refs[0].insert(root.clone());
-                    if let Some(rds) = tree.rds {
-                        refs[1].insert(rds);
-                    }
-                    for (name, cluster, eds) in tree.clusters {
-                        refs[2].insert(name.clone());
-                        if let Some(eds) = eds {
-                            refs[3].insert(eds);
-                        }
+                    for (name, cluster) in tree.clusters {
                         clusters.insert(name, cluster);
                     }
                     if tables.insert(tree.table.name().clone()) {
@@ -89,17 +79,7 @@ impl Assembler {
                     }) else {
                         continue;
                     };
-                    refs[0].insert(root.clone());
-                    if caches[1].entries.contains_key(table.name().as_ref()) {
-                        refs[1].insert(table.name().to_string());
-                    }
                     for name in referenced_clusters(table) {
-                        if let Some(ResourceValue::Cluster(value)) = caches[2].value(&name)
-                            && let Some(eds) = &value.eds_name
-                        {
-                            refs[3].insert(eds.to_string());
-                        }
-                        refs[2].insert(name.clone());
                         if let Some(c) = previous.and_then(|p| p.cluster(&name)) {
                             used.entry(name).or_insert_with(|| c.clone());
                         }
@@ -119,7 +99,7 @@ impl Assembler {
         for cluster in clusters.into_values() {
             builder = builder.shared_cluster(cluster);
         }
-        Ok((builder.build()?, refs))
+        builder.build()
     }
 
     /// The tree of listener `name`: `Ok(None)` when the listener does not
@@ -130,20 +110,17 @@ impl Assembler {
         let Some(ResourceValue::Listener(l)) = resolved(lds, name)? else {
             return Ok(None);
         };
-        let (table, rds_name) = match &l.inline_routes {
-            Some(table) => (table.clone(), None),
-            None => {
-                let rds_name = l.listener.route_table.to_string();
-                match resolved(rds, &rds_name)? {
-                    Some(ResourceValue::RouteConfiguration(t)) => (t.clone(), Some(rds_name)),
-                    _ => return Ok(None),
-                }
-            }
+        let table = match &l.inline_routes {
+            Some(table) => table.clone(),
+            None => match resolved(rds, &l.listener.route_table)? {
+                Some(ResourceValue::RouteConfiguration(t)) => t.clone(),
+                _ => return Ok(None),
+            },
         };
         let mut clusters = Vec::new();
         let names: BTreeSet<String> = referenced_clusters(&table).collect();
         for cluster_name in names {
-            let (cluster, eds_name) = match resolved(cds, &cluster_name)? {
+            let cluster = match resolved(cds, &cluster_name)? {
                 Some(ResourceValue::Cluster(value)) => {
                     let endpoints = match &value.eds_name {
                         Some(eds_name) => match resolved(eds, eds_name)? {
@@ -152,22 +129,20 @@ impl Assembler {
                         },
                         None => None,
                     };
-                    let eds_name = value.eds_name.as_deref().map(str::to_owned);
-                    (self.cluster(&cluster_name, value, endpoints), eds_name)
+                    self.cluster(&cluster_name, value, endpoints)
                 }
                 _ => {
                     let stand_in = self.missing.entry(cluster_name.clone()).or_insert_with(|| {
                         Arc::new(Cluster::new(cluster_name.as_str(), Vec::new()))
                     });
-                    (stand_in.clone(), None)
+                    stand_in.clone()
                 }
             };
-            clusters.push((cluster_name, cluster, eds_name));
+            clusters.push((cluster_name, cluster));
         }
         Ok(Some(Tree {
             listener: l.listener.clone(),
             table,
-            rds: rds_name,
             clusters,
         }))
     }

@@ -7,6 +7,7 @@
 //! was last accepted and records the error beside it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use envoy_types::pb::google::protobuf::Any;
@@ -47,15 +48,15 @@ pub struct ResourceEntry {
     pub value: Option<ResourceValue>,
     /// The version that delivered the value: the response's `version_info`
     /// (state of the world) or the resource's own version (delta).
-    pub version: Option<String>,
+    pub version: Option<Arc<str>>,
     /// Why the last update was refused, while `status` is `Nacked`.
-    pub error: Option<String>,
+    pub error: Option<Box<str>>,
     /// When the value or status last changed.
     pub updated: Option<Instant>,
     /// When the resource is declared missing if still unheard of.
     pub(crate) deadline: Option<Instant>,
     /// The accepted bytes, kept only for the on-disk snapshot.
-    pub(crate) raw: Option<Any>,
+    pub(crate) raw: Option<Box<Any>>,
     /// The hash of the accepted bytes.
     digest: u64,
 }
@@ -82,18 +83,18 @@ impl ResourceEntry {
 
     /// Takes a new value; returns whether routing sees a change (the same
     /// bytes again only refresh the version and status).
-    pub(crate) fn accept(&mut self, decoded: Decoded, version: &str, now: Instant) -> bool {
+    pub(crate) fn accept(&mut self, decoded: Decoded, version: &Arc<str>, now: Instant) -> bool {
         let unchanged = self.value.is_some() && self.digest == decoded.digest;
         if !unchanged {
             self.value = Some(decoded.value);
             self.digest = decoded.digest;
             self.updated = Some(now);
         }
-        if decoded.raw.is_some() {
-            self.raw = decoded.raw;
+        if let Some(raw) = decoded.raw {
+            self.raw = Some(Box::new(raw));
         }
         self.status = ResourceStatus::Acked;
-        self.version = Some(version.to_owned());
+        self.version = Some(version.clone());
         self.error = None;
         self.deadline = None;
         !unchanged
@@ -101,7 +102,7 @@ impl ResourceEntry {
 
     pub(crate) fn refuse(&mut self, error: String, now: Instant) {
         self.status = ResourceStatus::Nacked;
-        self.error = Some(error);
+        self.error = Some(error.into_boxed_str());
         self.updated = Some(now);
         self.deadline = None;
     }

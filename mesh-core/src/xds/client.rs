@@ -37,6 +37,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::backoff::ReconnectBackoff;
 use super::bootstrap::{Bootstrap, ChannelCreds, XdsServer};
 use super::state::{Outgoing, Protocol, XdsOptions, XdsState, XdsStats};
+use super::tls::TlsDialer;
 use crate::config::MeshConfig;
 use crate::rng::ThreadRng;
 use crate::snapshot::SnapshotHandle;
@@ -137,6 +138,8 @@ impl XdsClient {
         mut options: XdsClientOptions,
         snapshots: Arc<SnapshotHandle>,
     ) -> Result<Self, XdsClientError> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| XdsClientError::NoRuntime)?;
         let primary = bootstrap
             .xds_servers
             .first()
@@ -160,7 +163,14 @@ impl XdsClient {
             && let Ok(bytes) = std::fs::read(path)
         {
             // A damaged file is no worse than none: the server fills in.
-            let _ = state.restore(&bytes, Instant::now().into_std());
+            match state.restore(&bytes, Instant::now().into_std()) {
+                Ok(n) => {
+                    tracing::info!(path = %path.display(), resources = n, "xDS snapshot restored")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "xDS snapshot ignored")
+                }
+            }
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -168,8 +178,6 @@ impl XdsClient {
             published,
         });
         publish(&shared, None);
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| XdsClientError::NoRuntime)?;
         let task = runtime.spawn(run(shared.clone(), servers, options.snapshot_path));
         Ok(Self {
             shared,
@@ -192,12 +200,13 @@ impl XdsClient {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Waits for the next configuration after the current one; `false` if
-    /// `timeout` passed first.
-    pub async fn changed(&self, timeout: Duration) -> bool {
+    /// Waits until a configuration newer than `generation` (see
+    /// [`Self::generation`]) is published; `false` if `timeout` passed
+    /// first. Read the generation before changing the control plane, so
+    /// an update published in between is not missed.
+    pub async fn published_after(&self, generation: u64, timeout: Duration) -> bool {
         let mut rx = self.published.clone();
-        rx.mark_unchanged();
-        tokio::time::timeout(timeout, rx.changed())
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n > generation))
             .await
             .is_ok_and(|r| r.is_ok())
     }
@@ -231,6 +240,9 @@ struct Server {
     endpoint: Endpoint,
     /// The socket path of a `unix:` server (Istio's agent serves one).
     unix_path: Option<String>,
+    /// How to dial a server with `tls` creds (the endpoint's URI is then
+    /// plain `http`: the connector does the TLS).
+    tls: Option<TlsDialer>,
 }
 
 impl Server {
@@ -239,18 +251,21 @@ impl Server {
             uri: server.server_uri.clone(),
             reason,
         };
-        if matches!(server.channel_creds, ChannelCreds::Tls(_)) {
-            return Err(bad(
-                "TLS channel credentials are not supported yet; use insecure".into(),
-            ));
-        }
         let uri = server.endpoint_uri();
-        let (uri, unix_path) = match uri.strip_prefix("unix:") {
-            Some(path) => (
-                "http://localhost".to_owned(),
-                Some(path.trim_start_matches("//").to_owned()),
-            ),
-            None => (uri, None),
+        let (uri, unix_path, tls) = match &server.channel_creds {
+            ChannelCreds::Tls(files) => {
+                // The PEM files are read now: a bad one fails the start.
+                let dialer = TlsDialer::new(files, &uri).map_err(|e| bad(e.to_string()))?;
+                (dialer.plain_uri().to_owned(), None, Some(dialer))
+            }
+            ChannelCreds::Insecure => match uri.strip_prefix("unix:") {
+                Some(path) => (
+                    "http://localhost".to_owned(),
+                    Some(path.trim_start_matches("//").to_owned()),
+                    None,
+                ),
+                None => (uri, None, None),
+            },
         };
         let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| bad(e.to_string()))?
@@ -261,10 +276,14 @@ impl Server {
         Ok(Self {
             endpoint,
             unix_path,
+            tls,
         })
     }
 
     async fn connect(&self) -> Result<Channel, tonic::transport::Error> {
+        if let Some(tls) = &self.tls {
+            return self.endpoint.connect_with_connector(tls.connector()).await;
+        }
         let Some(path) = self.unix_path.clone() else {
             return self.endpoint.connect().await;
         };
@@ -311,7 +330,8 @@ async fn run(shared: Arc<Shared>, servers: Vec<Server>, path: Option<PathBuf>) {
                 )
                 .await
             }
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(server = index, error = %e, "xDS server unreachable");
                 shared.state().connect_failed();
                 Ended::Broke { heard: false }
             }
@@ -361,14 +381,14 @@ async fn stream(
             let requests = UnboundedReceiverStream::new(sotw_rx);
             match client.stream_aggregated_resources(requests).await {
                 Ok(r) => Inbound::Sotw(r.into_inner()),
-                Err(_) => return Ended::Broke { heard: false },
+                Err(status) => return refused(&status),
             }
         }
         Protocol::Delta => {
             let requests = UnboundedReceiverStream::new(delta_rx);
             match client.delta_aggregated_resources(requests).await {
                 Ok(r) => Inbound::Delta(r.into_inner()),
-                Err(_) => return Ended::Broke { heard: false },
+                Err(status) => return refused(&status),
             }
         }
     };
@@ -384,7 +404,14 @@ async fn stream(
                     match message {
                         Ok(Some(Response::Sotw(r))) => state.on_response(r, now),
                         Ok(Some(Response::Delta(r))) => state.on_delta_response(r, now),
-                        Ok(None) | Err(_) => return Ended::Broke { heard },
+                        Ok(None) => {
+                            tracing::info!("xDS stream closed by the server");
+                            return Ended::Broke { heard };
+                        }
+                        Err(status) => {
+                            tracing::warn!(code = ?status.code(), message = status.message(), "xDS stream broke");
+                            return Ended::Broke { heard };
+                        }
                     }
                 };
                 if !heard {
@@ -425,18 +452,25 @@ fn publish(shared: &Shared, path: Option<&PathBuf>) {
         let bytes = path.and_then(|_| state.persisted());
         (config, bytes)
     };
-    shared.snapshots.update(MeshConfig::clone(&config));
+    shared.snapshots.update_shared(config);
     shared.published.send_modify(|n| *n += 1);
     if let (Some(path), Some(bytes)) = (path, bytes) {
         save(path, &bytes);
     }
 }
 
+/// A stream the server would not open.
+fn refused(status: &tonic::Status) -> Ended {
+    tracing::warn!(code = ?status.code(), message = status.message(), "xDS stream refused");
+    Ended::Broke { heard: false }
+}
+
 /// Writes the snapshot file atomically (a temporary file, then a rename).
 fn save(path: &PathBuf, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");
-    if std::fs::write(&tmp, bytes).is_ok() {
-        let _ = std::fs::rename(&tmp, path);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), error = %e, "xDS snapshot not saved");
     }
 }
 

@@ -9,6 +9,7 @@
 //! deletion rules are those of the state-of-the-world variant.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use envoy_types::pb::envoy::service::discovery::v3::{
@@ -60,6 +61,7 @@ impl XdsState {
             self.stats.updates_rejected += 1;
             let message = nack_message(ty, &response.system_version_info, &errors);
             let key = (response.system_version_info, message);
+            tracing::warn!(type_url = ty.type_url(), error = %key.1, "xDS update refused");
             if cache.last_nack.as_ref() == Some(&key) {
                 self.stats.nacks_suppressed += 1;
             } else {
@@ -92,7 +94,7 @@ impl XdsState {
         let mut dirty = false;
         for (decoded, version) in valid {
             if let Some(entry) = cache.entry_for(&decoded.name) {
-                dirty |= entry.accept(decoded, &version, now);
+                dirty |= entry.accept(decoded, &Arc::from(version), now);
             }
         }
         for error in errors {
@@ -133,7 +135,7 @@ impl XdsState {
             .entries
             .iter()
             .filter(|(_, e)| e.value.is_some())
-            .filter_map(|(name, e)| Some((name.clone(), e.version.clone()?)))
+            .filter_map(|(name, e)| Some((name.clone(), e.version.as_deref()?.to_owned())))
             .filter(|(_, version)| !version.is_empty())
             .collect();
         cache.told_wildcard = cache.wildcard;

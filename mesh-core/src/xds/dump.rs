@@ -28,8 +28,8 @@ impl XdsState {
                         "type_url": ty.type_url(),
                         "name": name,
                         "status": e.status.as_str(),
-                        "version": e.version,
-                        "error": e.error,
+                        "version": e.version.as_deref(),
+                        "error": e.error.as_deref(),
                         "last_updated": e.updated.and_then(unix),
                         "has_value": e.value.is_some(),
                     })

@@ -15,7 +15,8 @@
 //!   reconnects; the on-disk snapshot ([`XdsState::persisted`],
 //!   [`XdsState::restore`]) lets a process start while the control plane
 //!   is down.
-//! - The I/O task that runs a stream over tonic lives in [`client`].
+//! - The I/O task that runs a stream over tonic lives in [`client`]; the
+//!   TLS to the server (bootstrap `tls` creds) in `tls`.
 
 mod assemble;
 mod backoff;
@@ -28,6 +29,7 @@ mod persist;
 pub mod resource;
 mod sotw;
 mod state;
+mod tls;
 mod watch;
 
 pub use backoff::{BackoffConfig, ReconnectBackoff};

@@ -48,7 +48,7 @@ impl XdsState {
                 resources: self.caches[ty.index()]
                     .entries
                     .values()
-                    .filter_map(|e| e.raw.clone())
+                    .filter_map(|e| e.raw.as_deref().cloned())
                     .collect(),
                 ..Default::default()
             };

@@ -11,10 +11,13 @@
 //!   not sent again, so a server resending a bad snapshot cannot make the
 //!   client chatter;
 //! - in LDS and CDS responses a subscribed resource that is absent is
-//!   deleted (unless the server asked to ignore deletions, gRFC A53); in
-//!   RDS and EDS responses absence means nothing.
+//!   deleted (unless the server asked to ignore deletions, gRFC A53), but
+//!   only when every resource of the response could at least be named (an
+//!   unreadable one might be the "absent" one); in RDS and EDS responses
+//!   absence means nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -58,6 +61,7 @@ impl XdsState {
             let message = nack_message(ty, &response.version_info, &errors);
             let cache = &mut self.caches[ty.index()];
             let key = (response.version_info, message);
+            tracing::warn!(type_url = ty.type_url(), error = %key.1, "xDS update refused");
             if cache.last_nack.as_ref() == Some(&key) {
                 self.stats.nacks_suppressed += 1;
             } else {
@@ -81,12 +85,13 @@ impl XdsState {
     ) {
         let keep_deleted = self.options.ignore_resource_deletion;
         let cache = &mut self.caches[ty.index()];
+        let version: Arc<str> = version.into();
         let mut present: BTreeSet<String> = BTreeSet::new();
         let mut dirty = false;
         for decoded in valid {
             present.insert(decoded.name.clone());
             if let Some(entry) = cache.entry_for(&decoded.name) {
-                dirty |= entry.accept(decoded, version, now);
+                dirty |= entry.accept(decoded, &version, now);
             }
         }
         for error in errors {
@@ -97,7 +102,10 @@ impl XdsState {
                 entry.refuse(error.reason.clone(), now);
             }
         }
-        if ty.is_full_state() {
+        // A resource that could not even be named may be any of them: only
+        // a response where every resource was read can say who is gone.
+        let all_named = errors.iter().all(|e| e.name.is_some());
+        if ty.is_full_state() && all_named {
             for (name, entry) in cache.entries.iter_mut() {
                 if present.contains(name) {
                     continue;
@@ -123,9 +131,10 @@ impl XdsState {
     /// but with no version to claim towards the server.
     pub(crate) fn apply_restored(&mut self, ty: ResourceType, valid: Vec<Decoded>, now: Instant) {
         let cache = &mut self.caches[ty.index()];
+        let unversioned: Arc<str> = Arc::from("");
         for decoded in valid {
             if let Some(entry) = cache.entry_for(&decoded.name) {
-                self.dirty |= entry.accept(decoded, "", now);
+                self.dirty |= entry.accept(decoded, &unversioned, now);
             }
         }
     }

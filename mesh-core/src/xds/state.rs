@@ -20,7 +20,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, Disc
 use super::assemble::{Assembler, same_config};
 use super::cache::{ResourceStatus, TypeCache};
 use super::resource::ResourceType;
-use super::watch::{Refs, type_at, wanted};
+use super::watch::{type_at, wanted};
 use crate::config::MeshConfig;
 
 /// Which variant of the protocol the stream speaks.
@@ -108,7 +108,6 @@ pub struct XdsState {
     targets: BTreeSet<String>,
     pub(crate) caches: [TypeCache; 4],
     assembler: Assembler,
-    in_use: Refs,
     published: Option<Arc<MeshConfig>>,
     fresh: bool,
     /// Some value or resolution changed since the last assembly.
@@ -132,7 +131,6 @@ impl XdsState {
             targets,
             caches: ResourceType::ALL.map(TypeCache::new),
             assembler: Assembler::default(),
-            in_use: Default::default(),
             published: None,
             fresh: false,
             dirty: false,
@@ -275,7 +273,7 @@ impl XdsState {
             self.options.wildcard_listeners,
             self.options.wildcard_clusters,
             &self.caches,
-            &self.in_use,
+            self.published.as_deref(),
         );
         let mut changed = Vec::new();
         for (i, want) in want.iter().enumerate() {
@@ -294,8 +292,7 @@ impl XdsState {
         };
         let previous = self.published.as_deref();
         match self.assembler.assemble(&roots, &self.caches, previous) {
-            Ok((config, refs)) => {
-                self.in_use = refs;
+            Ok(config) => {
                 self.assembly_error = None;
                 let unchanged = match previous {
                     Some(p) => same_config(p, &config),

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use super::cache::TypeCache;
 use super::resource::{ResourceType, ResourceValue};
-use crate::config::RouteTable;
+use crate::config::{MeshConfig, RouteTable};
 
 /// What to subscribe to, for one type.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,16 +20,13 @@ pub(crate) struct Want {
     pub names: BTreeSet<String>,
 }
 
-/// Names each type is referenced by in the published configuration.
-pub(crate) type Refs = [BTreeSet<String>; 4];
-
 /// What the tree needs, given the values cached so far.
 pub(crate) fn wanted(
     targets: &BTreeSet<String>,
     wildcard_listeners: bool,
     wildcard_clusters: bool,
     caches: &[TypeCache; 4],
-    in_use: &Refs,
+    in_use: Option<&MeshConfig>,
 ) -> [Want; 4] {
     let [lds, rds, cds, _] = caches;
     let mut want: [Want; 4] = Default::default();
@@ -58,7 +55,16 @@ pub(crate) fn wanted(
             }
         }
     }
-    want[1].names.extend(in_use[1].iter().cloned());
+    // The route tables the configuration in use reads over RDS.
+    for listener in in_use.iter().flat_map(|c| c.listeners()) {
+        let inline = match lds.value(&listener.name) {
+            Some(ResourceValue::Listener(l)) => l.inline_routes.is_some(),
+            _ => false,
+        };
+        if !inline {
+            want[1].names.insert(listener.route_table.to_string());
+        }
+    }
     for name in &want[1].names {
         if let Some(ResourceValue::RouteConfiguration(table)) = rds.value(name) {
             tables.push(table);
@@ -70,22 +76,24 @@ pub(crate) fn wanted(
         for table in tables {
             want[2].names.extend(referenced_clusters(table));
         }
-        want[2].names.extend(in_use[2].iter().cloned());
+        let in_use = in_use.iter().flat_map(|c| c.clusters());
+        want[2].names.extend(in_use.map(|c| c.name.to_string()));
     }
     let cluster_names = if wildcard_clusters {
         &cds.entries.keys().cloned().collect()
     } else {
         &want[2].names
     };
-    let mut eds_names: BTreeSet<String> = cluster_names
+    let eds_name = |name: &str| match cds.value(name) {
+        Some(ResourceValue::Cluster(c)) => c.eds_name.as_deref().map(str::to_owned),
+        _ => None,
+    };
+    let in_use = in_use.iter().flat_map(|c| c.clusters());
+    want[3].names = cluster_names
         .iter()
-        .filter_map(|name| match cds.value(name) {
-            Some(ResourceValue::Cluster(c)) => c.eds_name.as_deref().map(str::to_owned),
-            _ => None,
-        })
+        .filter_map(|name| eds_name(name))
+        .chain(in_use.filter_map(|c| eds_name(&c.name)))
         .collect();
-    eds_names.extend(in_use[3].iter().cloned());
-    want[3].names = eds_names;
     want
 }
 

@@ -22,6 +22,9 @@
 //! a product: one mutex, unbounded queues, no xdstp, no TTLs, no
 //! resource errors unless a test sends them by hand.
 //!
+//! It serves plaintext ([`start`](ControlPlane::start)) or TLS, mutual
+//! when given a client CA ([`start_tls`](ControlPlane::start_tls)).
+//!
 //! ```no_run
 //! # async fn demo() {
 //! use std::time::Duration;
@@ -62,6 +65,8 @@ pub struct ControlPlane {
     shared: Arc<Shared>,
     addr: SocketAddr,
     server: Mutex<Option<Server>>,
+    /// Set when serving TLS (kept for [`restart`](Self::restart)).
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ControlPlane {
@@ -79,13 +84,45 @@ impl ControlPlane {
     /// Starts on `addr`, e.g. the address of one that was shut down, with
     /// no resources and an empty log.
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        Self::serve(addr, None).await
+    }
+
+    /// Starts on an ephemeral loopback port serving TLS (ring, ALPN `h2`)
+    /// with the given PEM certificate chain and key; with `client_ca_pem`,
+    /// mutual TLS: clients must present a certificate that CA signed.
+    /// Handshakes that fail just close their connection.
+    ///
+    /// # Panics
+    ///
+    /// When the PEM does not make a TLS configuration, or no loopback port
+    /// can be bound.
+    pub async fn start_tls(
+        server_cert_pem: &str,
+        server_key_pem: &str,
+        client_ca_pem: Option<&str>,
+    ) -> Self {
+        let config = service::server_tls_config(server_cert_pem, server_key_pem, client_ca_pem)
+            .unwrap_or_else(|e| panic!("ControlPlane::start_tls: {e}"));
+        Self::serve(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Some(Arc::new(config)),
+        )
+        .await
+        .expect("a loopback port for the control plane")
+    }
+
+    async fn serve(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::new());
         let (listener, addr) = service::bind(addr).await?;
-        let server = Server::spawn(shared.clone(), listener);
+        let server = Server::spawn(shared.clone(), listener, tls.clone());
         Ok(Self {
             shared,
             addr,
             server: Mutex::new(Some(server)),
+            tls,
         })
     }
 
@@ -94,9 +131,16 @@ impl ControlPlane {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`, for a gRPC channel.
+    /// `http://127.0.0.1:PORT` (`https` when serving TLS), for a gRPC
+    /// channel.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Whether it serves TLS ([`start_tls`](Self::start_tls)).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     // --- resources ------------------------------------------------------
@@ -209,7 +253,7 @@ impl ControlPlane {
     }
 
     /// Serves again on the same address after [`shutdown`](Self::shutdown),
-    /// with the same resources; stream ids and the log carry on. Does
+    /// with the same resources (and TLS, if it had it); stream ids and the log carry on. Does
     /// nothing when running.
     pub async fn restart(&self) -> std::io::Result<()> {
         if self.is_running() {
@@ -217,7 +261,7 @@ impl ControlPlane {
         }
         let (listener, _) = service::bind(self.addr).await?;
         self.shared.lock().stopped = false;
-        let server = Server::spawn(self.shared.clone(), listener);
+        let server = Server::spawn(self.shared.clone(), listener, self.tls.clone());
         *self.server.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
         Ok(())
     }

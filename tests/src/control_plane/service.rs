@@ -3,7 +3,9 @@
 //! and the tonic server running it.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
     AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
@@ -11,10 +13,12 @@ use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::recorder::Recorded;
@@ -26,25 +30,51 @@ use super::{delta, sotw};
 pub(super) struct Server {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    /// The TLS accept loop, which owns the listener when serving TLS.
+    acceptor: Option<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Serves ADS over `shared` on `listener` until stopped.
-    pub(super) fn spawn(shared: Arc<Shared>, listener: TcpListener) -> Self {
+    /// Serves ADS over `shared` on `listener` until stopped: plaintext, or
+    /// TLS with `tls`.
+    pub(super) fn spawn(
+        shared: Arc<Shared>,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         let service = AggregatedDiscoveryServiceServer::new(Ads { shared })
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        let task = tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Self { stop, task }
+        let router = tonic::transport::Server::builder().add_service(service);
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let (task, acceptor) = match tls {
+            None => {
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let task = tokio::spawn(async move {
+                    let _ = router
+                        .serve_with_incoming_shutdown(incoming, shutdown)
+                        .await;
+                });
+                (task, None)
+            }
+            Some(config) => {
+                let (incoming, acceptor) = tls_incoming(listener, config);
+                let task = tokio::spawn(async move {
+                    let _ = router
+                        .serve_with_incoming_shutdown(incoming, shutdown)
+                        .await;
+                });
+                (task, Some(acceptor))
+            }
+        };
+        Self {
+            stop,
+            task,
+            acceptor,
+        }
     }
 
     /// Closes the port and waits (briefly) for connections to wind down;
@@ -52,6 +82,10 @@ impl Server {
     /// graceful shutdown open.
     pub(super) async fn stop(self) {
         let _ = self.stop.send(());
+        if let Some(acceptor) = self.acceptor {
+            acceptor.abort();
+            let _ = acceptor.await;
+        }
         let mut task = self.task;
         if tokio::time::timeout(std::time::Duration::from_secs(5), &mut task)
             .await
@@ -64,8 +98,146 @@ impl Server {
     /// Stops without waiting (for `Drop`).
     pub(super) fn abort(self) {
         let _ = self.stop.send(());
+        if let Some(acceptor) = self.acceptor {
+            acceptor.abort();
+        }
         self.task.abort();
     }
+}
+
+/// Accepts TCP on `listener` and runs each TLS handshake on its own task
+/// (a slow or failing client holds up no one); only completed handshakes
+/// reach tonic. A failed handshake just closes that connection, as a real
+/// server would. The task returned owns the listener: aborting it closes
+/// the port.
+fn tls_incoming(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+) -> (
+    UnboundedReceiverStream<std::io::Result<TlsIo>>,
+    JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                // E.g. out of file descriptors: do not spin.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
+            if tx.is_closed() {
+                return;
+            }
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let handshake =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
+                if let Ok(Ok(stream)) = handshake.await {
+                    let _ = tx.send(Ok(TlsIo(stream)));
+                }
+            });
+        }
+    });
+    (UnboundedReceiverStream::new(rx), task)
+}
+
+/// A server-side TLS stream that tonic accepts: tonic implements its
+/// `Connected` for rustls streams only with a TLS feature, which the
+/// workspace keeps off.
+#[derive(Debug)]
+pub(super) struct TlsIo(tokio_rustls::server::TlsStream<TcpStream>);
+
+impl Connected for TlsIo {
+    type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.0.get_ref().0.connect_info()
+    }
+}
+
+impl AsyncRead for TlsIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The TLS configuration of a test control plane: ring, the given
+/// certificate chain and key (PEM), ALPN `h2`, and, with `client_ca_pem`,
+/// client certificates required and verified against it (mutual TLS).
+pub(super) fn server_tls_config(
+    cert_pem: &str,
+    key_pem: &str,
+    client_ca_pem: Option<&str>,
+) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("server certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("server key: {e}"))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                let cert = cert.map_err(|e| format!("client CA: {e}"))?;
+                roots.add(cert).map_err(|e| format!("client CA: {e}"))?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|e| format!("client CA: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("server certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
 }
 
 /// Binds `addr` (port 0 for any).

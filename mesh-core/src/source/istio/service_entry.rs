@@ -24,6 +24,7 @@ use super::registry::{Registry, Service, ServicePort};
 use super::spec::{ServiceEntrySpec, ServicePortSpec, WorkloadEntrySpec};
 use super::values;
 use crate::config::{ConfigError, Endpoint, Locality, ResultExt};
+use crate::source::shared;
 
 /// How a ServiceEntry's endpoints are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,10 +168,13 @@ fn endpoint(spec: &WorkloadEntrySpec, port: &ServicePortSpec) -> Result<Endpoint
             endpoint = endpoint.with_weight(w).at("weight")?;
         }
     }
-    if let Some(locality) = &spec.locality {
-        endpoint.locality = locality_of(locality).at("locality")?;
+    if let Some(text) = &spec.locality {
+        endpoint.locality = shared::locality(locality_of(text).at("locality")?);
     }
-    Ok(endpoint.with_labels(spec.labels.clone()))
+    if !spec.labels.is_empty() {
+        endpoint.labels = shared::labels(spec.labels.clone());
+    }
+    Ok(endpoint)
 }
 
 /// `region/zone/subzone`, trailing parts optional.

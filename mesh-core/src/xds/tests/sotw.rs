@@ -415,3 +415,19 @@ fn the_same_bytes_sent_again_change_nothing_routing_sees() {
         Some("2")
     );
 }
+
+#[test]
+fn an_unreadable_resource_in_an_lds_response_deletes_nothing() {
+    let now = Instant::now();
+    let mut c = resolved_sotw(&["a"], now);
+    c.take_config();
+    let garbage = Any {
+        type_url: LDS.type_url().into(),
+        value: vec![0x0a, 0xff, 0xff, 0xff],
+    };
+    let out = sotw(c.on_response(response(LDS, "2", "l2", vec![garbage]), now));
+    assert!(out[0].error_detail.is_some());
+    let entry = c.cache(LDS).entry(TARGET).unwrap();
+    assert!(entry.value.is_some(), "the listener keeps serving");
+    assert!(c.take_config().is_none());
+}

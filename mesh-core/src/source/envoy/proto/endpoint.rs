@@ -8,6 +8,10 @@
 //! not used yet. Only socket addresses with a numeric `port_value` are
 //! supported: pipes, internal addresses, named ports and named endpoints
 //! are rejected.
+//!
+//! Endpoints with equal localities or equal labels share one value
+//! ([`crate::source::shared`]), so an endpoint keeps little of its own
+//! (see [`crate::config::Endpoint`]).
 
 use envoy_types::pb::envoy::config::core::v3::{
     HealthStatus as PbHealthStatus, address::Address, socket_address::PortSpecifier,
@@ -17,7 +21,8 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 };
 
 use super::{lb_labels, required, unsupported};
-use crate::config::{ConfigError, Endpoint, HealthStatus, Locality, ResultExt};
+use crate::config::{ConfigError, Endpoint, HealthStatus, Labels, Locality, ResultExt};
+use crate::source::shared;
 
 /// Converts a `ClusterLoadAssignment`; errors name
 /// `ClusterLoadAssignment "cluster_name"`.
@@ -31,15 +36,13 @@ pub(super) fn endpoints_of(cla: &ClusterLoadAssignment) -> Result<Vec<Endpoint>,
     let mut out = Vec::new();
     for (i, group) in cla.endpoints.iter().enumerate() {
         let at = |field: &str| format!("endpoints[{i}].{field}");
-        let locality = group
-            .locality
-            .as_ref()
-            .map(|l| Locality {
+        let locality = group.locality.as_ref().map(|l| {
+            shared::locality(Locality {
                 region: l.region.as_str().into(),
                 zone: l.zone.as_str().into(),
                 sub_zone: l.sub_zone.as_str().into(),
             })
-            .unwrap_or_default();
+        });
         #[allow(deprecated)] // still a way to list endpoints
         let legacy: &[LbEndpoint] = match &group.lb_config {
             Some(LbConfig::LoadBalancerEndpoints(list)) => &list.lb_endpoints,
@@ -54,8 +57,13 @@ pub(super) fn endpoints_of(cla: &ClusterLoadAssignment) -> Result<Vec<Endpoint>,
         ];
         for (field, list) in lists {
             for (j, lb) in list.iter().enumerate() {
-                let mut endpoint = lb_endpoint(lb).at(at(&format!("{field}[{j}]")))?;
-                endpoint.locality = locality.clone();
+                let (mut endpoint, labels) = lb_endpoint(lb).at(at(&format!("{field}[{j}]")))?;
+                if !labels.is_empty() {
+                    endpoint.labels = shared::labels(labels);
+                }
+                if let Some(locality) = &locality {
+                    endpoint.locality = locality.clone();
+                }
                 endpoint.priority = group.priority;
                 out.push(endpoint);
             }
@@ -64,7 +72,8 @@ pub(super) fn endpoints_of(cla: &ClusterLoadAssignment) -> Result<Vec<Endpoint>,
     Ok(out)
 }
 
-fn lb_endpoint(lb: &LbEndpoint) -> Result<Endpoint, ConfigError> {
+/// The endpoint and its labels (not set yet: the caller shares them).
+fn lb_endpoint(lb: &LbEndpoint) -> Result<(Endpoint, Labels), ConfigError> {
     let ep = match &lb.host_identifier {
         Some(HostIdentifier::Endpoint(ep)) => ep,
         Some(HostIdentifier::EndpointName(_)) => {
@@ -118,7 +127,7 @@ fn lb_endpoint(lb: &LbEndpoint) -> Result<Endpoint, ConfigError> {
         endpoint = endpoint.with_weight(w.value)?;
     }
     endpoint.health = health(lb.health_status)?;
-    Ok(endpoint.with_labels(lb_labels(lb.metadata.as_ref(), false)?))
+    Ok((endpoint, lb_labels(lb.metadata.as_ref(), false)?))
 }
 
 fn health(status: i32) -> Result<HealthStatus, ConfigError> {

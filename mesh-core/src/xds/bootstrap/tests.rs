@@ -2,10 +2,14 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
+use envoy_types::pb::envoy::config::core::v3 as core_pb;
+use envoy_types::pb::google::protobuf::{ListValue, Value as PbValue, value::Kind};
+
+use super::parse::parse_duration;
 use super::*;
 
-const ISTIO: &str = include_str!("../../tests/fixtures/bootstrap/istio-proxyless.json");
-const FEDERATION: &str = include_str!("../../tests/fixtures/bootstrap/federation.json");
+const ISTIO: &str = include_str!("../../../tests/fixtures/bootstrap/istio-proxyless.json");
+const FEDERATION: &str = include_str!("../../../tests/fixtures/bootstrap/federation.json");
 
 fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
