@@ -15,7 +15,7 @@
 //!   reconnects; the on-disk snapshot ([`XdsState::persisted`],
 //!   [`XdsState::restore`]) lets a process start while the control plane
 //!   is down.
-//! - The I/O task that runs a stream over tonic lives in [`client`]; the
+//! - The I/O task that runs a stream over tonic is [`XdsClient`]; the
 //!   TLS to the server (bootstrap `tls` creds) in `tls`.
 
 mod assemble;
