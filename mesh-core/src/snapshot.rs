@@ -10,6 +10,9 @@
 //! An endpoint that stays the same across an update keeps its slot, and so
 //! its count of requests in flight ([`SnapshotHandle::update`]); a
 //! cluster that did not change keeps its endpoint groups as they were.
+//! Each cluster's live resilience state ([`ClusterResilience`]: retry
+//! budget, breaker counters, outlier detector) passes to the successor
+//! too, part by part, as far as the cluster's settings allow.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +22,8 @@ use arc_swap::ArcSwap;
 use crate::config::{
     Backend, Cluster, Endpoint, LbPolicy, MeshConfig, Route, RouteTable, strip_port,
 };
-use crate::lb::{EndpointGroup, EndpointSlot};
+use crate::lb::{EndpointGroup, EndpointSlot, Pick};
+use crate::resilience::ClusterResilience;
 use crate::rng::MeshRng;
 use crate::routing::{self, Unrouted};
 use crate::{Error, ErrorKind, RequestHead};
@@ -28,8 +32,8 @@ use crate::{Error, ErrorKind, RequestHead};
 #[derive(Debug)]
 pub struct Snapshot {
     config: Arc<MeshConfig>,
-    /// Cluster name → one slot per endpoint, in configuration order.
-    slots: HashMap<Arc<str>, Vec<Arc<EndpointSlot>>>,
+    /// Cluster name → its slots and live state.
+    clusters: HashMap<Arc<str>, ClusterState>,
     /// Listener target (`host:port`, and `host` alone for port 80) → table.
     listeners: HashMap<Box<str>, Arc<CompiledTable>>,
 }
@@ -41,11 +45,21 @@ struct CompiledTable {
     arms: Vec<Vec<Vec<CompiledArm>>>,
 }
 
-/// One backend of a route, resolved: its cluster and its endpoint group.
+/// One cluster's endpoints, one slot each in configuration order, and
+/// its live resilience state.
+#[derive(Debug, Clone)]
+struct ClusterState {
+    slots: Vec<Arc<EndpointSlot>>,
+    resilience: Arc<ClusterResilience>,
+}
+
+/// One backend of a route, resolved: its cluster, its endpoint group and
+/// the cluster's live state.
 #[derive(Debug, Clone)]
 struct CompiledArm {
     cluster: Arc<Cluster>,
     group: Arc<EndpointGroup>,
+    resilience: Arc<ClusterResilience>,
 }
 
 /// A routed request: the route, the chosen backend, and where to pick.
@@ -60,6 +74,8 @@ pub struct Routed<'s> {
     /// The request's hash under the route's hash policy, when the cluster
     /// balances on a ring (`None` otherwise, or when no policy found input).
     pub hash: Option<u64>,
+    /// The cluster's live state: retry budget, breakers, outlier detector.
+    pub resilience: &'s Arc<ClusterResilience>,
     group: &'s EndpointGroup,
 }
 
@@ -82,16 +98,23 @@ impl Snapshot {
     }
 
     fn build(config: Arc<MeshConfig>, previous: Option<&Snapshot>) -> Self {
-        let slots: HashMap<Arc<str>, Vec<Arc<EndpointSlot>>> = config
+        let clusters: HashMap<Arc<str>, ClusterState> = config
             .clusters()
             .map(|c| {
-                let kept = previous.and_then(|p| p.slots.get(&c.name));
-                let slots = match kept {
-                    // The very same cluster: its slots as they were.
+                let kept = previous.and_then(|p| p.clusters.get(&c.name));
+                let state = match kept {
+                    // The very same cluster: its slots and state as they were.
                     Some(kept) if previous.is_some_and(|p| p.has_cluster(c)) => kept.clone(),
-                    _ => cluster_slots(&c.endpoints, kept),
+                    Some(kept) => ClusterState {
+                        slots: cluster_slots(&c.endpoints, Some(&kept.slots)),
+                        resilience: Arc::new(ClusterResilience::succeeding(c, &kept.resilience)),
+                    },
+                    None => ClusterState {
+                        slots: cluster_slots(&c.endpoints, None),
+                        resilience: Arc::new(ClusterResilience::new(c)),
+                    },
                 };
-                (c.name.clone(), slots)
+                (c.name.clone(), state)
             })
             .collect();
         // The groups of clusters that did not change are kept too (with
@@ -112,7 +135,7 @@ impl Snapshot {
                             r.action
                                 .destination
                                 .backends()
-                                .map(|b| compile_arm(b, &config, &slots, &mut groups))
+                                .map(|b| compile_arm(b, &config, &clusters, &mut groups))
                                 .collect()
                         })
                         .collect()
@@ -143,7 +166,7 @@ impl Snapshot {
         drop(tables);
         Self {
             config,
-            slots,
+            clusters,
             listeners,
         }
     }
@@ -225,6 +248,7 @@ impl Snapshot {
             backend,
             cluster: &arm.cluster,
             hash,
+            resilience: &arm.resilience,
             group: &arm.group,
         })
     }
@@ -287,50 +311,77 @@ fn cluster_slots(
 fn compile_arm(
     backend: &Backend,
     config: &MeshConfig,
-    slots: &HashMap<Arc<str>, Vec<Arc<EndpointSlot>>>,
+    clusters: &HashMap<Arc<str>, ClusterState>,
     groups: &mut HashMap<Backend, Arc<EndpointGroup>>,
 ) -> CompiledArm {
     let cluster = config
         .cluster(&backend.cluster)
         .cloned()
         .unwrap_or_else(|| Arc::new(Cluster::new(backend.cluster.clone(), Vec::new())));
+    let state = clusters.get(&backend.cluster);
+    let resilience = state.map_or_else(
+        || Arc::new(ClusterResilience::new(&cluster)),
+        |s| s.resilience.clone(),
+    );
     let group = groups
         .entry(backend.clone())
         .or_insert_with(|| {
-            let candidates = slots
-                .get(&backend.cluster)
+            let candidates = state
                 .into_iter()
-                .flatten()
-                .filter(|s| {
+                .flat_map(|s| s.slots.iter().enumerate())
+                .filter(|(_, s)| {
                     backend
                         .subset
                         .as_ref()
                         .is_none_or(|sub| s.endpoint().has_labels(&sub.labels))
-                });
-            Arc::new(EndpointGroup::new(&cluster.lb_policy, candidates.cloned()))
+                })
+                .map(|(i, s)| (i, s.clone()));
+            Arc::new(EndpointGroup::with_ejections(
+                &cluster.lb_policy,
+                candidates,
+                resilience.ejections(),
+            ))
         })
         .clone();
-    CompiledArm { cluster, group }
+    CompiledArm {
+        cluster,
+        group,
+        resilience,
+    }
 }
 
-impl Routed<'_> {
-    /// Picks an endpoint of the routed backend.
+impl<'s> Routed<'s> {
+    /// Picks an endpoint of the routed backend (one in service, when
+    /// outlier detection has ejected some).
     pub fn pick(&self, rng: &mut dyn MeshRng) -> Result<Picked, Error> {
-        self.group.pick(self.hash, rng).cloned().ok_or_else(|| {
-            let subset = self
-                .backend
-                .subset
-                .as_ref()
-                .map(|s| format!(" subset {:?}", s.name))
-                .unwrap_or_default();
-            Error::new(
-                ErrorKind::NoHealthyEndpoint,
-                format!(
-                    "cluster {:?}{subset} has no healthy endpoint",
-                    self.cluster.name
-                ),
-            )
-        })
+        self.pick_avoiding(rng, &|_| false)
+            .map(|pick| pick.slot.clone())
+    }
+
+    /// Picks an endpoint for which `avoid` is false if there is one (a
+    /// retry avoids the hosts it tried), else any in service.
+    pub fn pick_avoiding(
+        &self,
+        rng: &mut dyn MeshRng,
+        avoid: &dyn Fn(&Arc<EndpointSlot>) -> bool,
+    ) -> Result<Pick<'s>, Error> {
+        self.group
+            .pick_avoiding(self.hash, rng, avoid)
+            .ok_or_else(|| {
+                let subset = self
+                    .backend
+                    .subset
+                    .as_ref()
+                    .map(|s| format!(" subset {:?}", s.name))
+                    .unwrap_or_default();
+                Error::new(
+                    ErrorKind::NoHealthyEndpoint,
+                    format!(
+                        "cluster {:?}{subset} has no healthy endpoint",
+                        self.cluster.name
+                    ),
+                )
+            })
     }
 
     /// The endpoints the pick chooses among.

@@ -16,7 +16,8 @@ use mesh_core::{Error, ErrorKind, SnapshotHandle};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::mesh::prepare;
+use crate::mesh::call;
+use crate::retry::ReplayBody;
 use crate::target::wants_http2;
 use crate::{MeshBody, ResponseFuture, Target};
 
@@ -61,8 +62,15 @@ impl Future for TransportFuture {
 /// with the resilience work). Plain text only for now: a request to a
 /// cluster that requires TLS fails with a [`ErrorKind::Transport`] error
 /// that says so, rather than going out in clear.
+/// Cloning it is one reference count: the attempt loop takes a clone per
+/// request.
 #[derive(Debug)]
 pub struct HttpTransport<B> {
+    pools: Arc<Pools<B>>,
+}
+
+#[derive(Debug)]
+struct Pools<B> {
     http1: Client<HttpConnector, B>,
     http2: Client<HttpConnector, B>,
 }
@@ -70,8 +78,7 @@ pub struct HttpTransport<B> {
 impl<B> Clone for HttpTransport<B> {
     fn clone(&self) -> Self {
         Self {
-            http1: self.http1.clone(),
-            http2: self.http2.clone(),
+            pools: self.pools.clone(),
         }
     }
 }
@@ -92,8 +99,10 @@ where
             b
         };
         Self {
-            http1: builder().build(connector.clone()),
-            http2: builder().http2_only(true).build(connector),
+            pools: Arc::new(Pools {
+                http1: builder().build(connector.clone()),
+                http2: builder().http2_only(true).build(connector),
+            }),
         }
     }
 }
@@ -122,12 +131,12 @@ where
         if wants_http2(&request) {
             *request.version_mut() = http::Version::HTTP_2;
             TransportFuture::Sent {
-                response: self.http2.request(request),
+                response: self.pools.http2.request(request),
             }
         } else {
             *request.version_mut() = http::Version::HTTP_11;
             TransportFuture::Sent {
-                response: self.http1.request(request),
+                response: self.pools.http1.request(request),
             }
         }
     }
@@ -167,7 +176,7 @@ where
 #[derive(Debug)]
 pub struct MeshClient<B> {
     snapshots: Arc<SnapshotHandle>,
-    transport: HttpTransport<B>,
+    transport: HttpTransport<ReplayBody<B>>,
 }
 
 impl<B> Clone for MeshClient<B> {
@@ -182,7 +191,7 @@ impl<B> Clone for MeshClient<B> {
 impl<B> MeshClient<B>
 where
     B: http_body::Body + Send + 'static + Unpin,
-    B::Data: Send,
+    B::Data: bytes::Buf + Send,
     B::Error: Into<BoxError>,
 {
     /// A client routing by `snapshots` (swap in new configuration there).
@@ -211,23 +220,24 @@ where
         self.send(request).await
     }
 
-    fn send(&self, mut request: Request<B>) -> ResponseFuture<TransportFuture> {
-        match prepare(&self.snapshots, &mut request) {
-            Ok(prepared) => ResponseFuture::sent(self.transport.send(request), prepared),
-            Err(e) => ResponseFuture::failed(e),
-        }
+    fn send(&self, request: Request<B>) -> ResponseFuture<Incoming> {
+        ResponseFuture::new(call(
+            self.snapshots.clone(),
+            self.transport.clone(),
+            request,
+        ))
     }
 }
 
 impl<B> Service<Request<B>> for MeshClient<B>
 where
     B: http_body::Body + Send + 'static + Unpin,
-    B::Data: Send,
+    B::Data: bytes::Buf + Send,
     B::Error: Into<BoxError>,
 {
     type Response = Response<MeshBody<Incoming>>;
     type Error = Error;
-    type Future = ResponseFuture<TransportFuture>;
+    type Future = ResponseFuture<Incoming>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

@@ -1,10 +1,13 @@
 //! Support for the end-to-end tests: the order-service scenario running on
 //! real loopback backends, and small helpers to read responses; plus a
 //! scriptable xDS control plane ([`control_plane`]) and the Envoy resources
-//! of the canary scenario ([`xds_resources`]) for the xDS client's tests.
+//! of the canary scenario ([`xds_resources`]) for the xDS client's tests;
+//! and a loopback backend whose failures a test scripts ([`faulty`]) for the
+//! resilience tests.
 
 pub mod canary;
 pub mod control_plane;
+pub mod faulty;
 pub mod xds_resources;
 
 use bytes::Bytes;

@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use mesh_core::{ErrorKind, SnapshotHandle};
 use mesh_tests::{OrderService, body_text, get};
-use mesh_tower::MeshLayer;
+use mesh_tower::{MeshLayer, ReplayBody};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +53,9 @@ async fn the_canary_split_is_about_80_20_and_the_header_pins_v2() {
 async fn mesh_layer_wraps_a_plain_hyper_client() {
     let scenario = OrderService::start().await;
     let snapshots = scenario.client.snapshots().clone();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    // The layer hands the transport each attempt's body as a `ReplayBody`.
+    let client: Client<_, ReplayBody<Full<Bytes>>> =
+        Client::builder(TokioExecutor::new()).build_http();
     let mut service = ServiceBuilder::new()
         .layer(MeshLayer::new(snapshots))
         .service(client);

@@ -72,7 +72,7 @@ pub struct Subset {
 }
 
 /// Envoy's `CircuitBreakers` thresholds for the default priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CircuitBreakers {
     /// Connections to the whole cluster.
     pub max_connections: u32,
@@ -80,17 +80,68 @@ pub struct CircuitBreakers {
     pub max_pending_requests: u32,
     /// Requests in flight.
     pub max_requests: u32,
-    /// Retries in flight.
+    /// Retries in flight, when no `retry_budget` is set.
     pub max_retries: u32,
+    /// Retries in flight as a share of active requests; when set,
+    /// `max_retries` is ignored (as in Envoy).
+    pub retry_budget: Option<RetryBudget>,
 }
 
 impl Default for CircuitBreakers {
+    /// Envoy's thresholds, with one deviation: the retry budget is on
+    /// (20 %, at least 3) where Envoy caps retries at `max_retries` 3.
     fn default() -> Self {
         Self {
             max_connections: 1024,
             max_pending_requests: 1024,
             max_requests: 1024,
             max_retries: 3,
+            retry_budget: Some(RetryBudget::default()),
+        }
+    }
+}
+
+impl CircuitBreakers {
+    /// Checks the retry budget's percentage.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match &self.retry_budget {
+            Some(b) => b.validate().map_err(|e| e.at("retry_budget")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Envoy's `RetryBudget`: retries in flight may not exceed
+/// `max(min_retry_concurrency, budget_percent × active requests)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryBudget {
+    /// Retries in flight allowed, as a percentage of active requests
+    /// (0..=100; Envoy's default 20).
+    pub budget_percent: f64,
+    /// Retries in flight always allowed, however few requests are active
+    /// (Envoy's default 3).
+    pub min_retry_concurrency: u32,
+}
+
+impl RetryBudget {
+    /// Checks `0 <= budget_percent <= 100`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if (0.0..=100.0).contains(&self.budget_percent) {
+            Ok(())
+        } else {
+            Err(ConfigError::field(
+                "budget_percent",
+                format!("{} is not within 0..=100", self.budget_percent),
+            ))
+        }
+    }
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            budget_percent: 20.0,
+            min_retry_concurrency: 3,
         }
     }
 }
@@ -241,6 +292,9 @@ impl Cluster {
         self.lb_policy
             .validate()
             .map_err(|e| e.in_resource(resource()))?;
+        self.circuit_breakers
+            .validate()
+            .map_err(|e| e.at("circuit_breakers").in_resource(resource()))?;
         if let Some(od) = &self.outlier_detection {
             od.validate()
                 .map_err(|e| e.at("outlier_detection").in_resource(resource()))?;

@@ -17,7 +17,8 @@ mod policy;
 mod route;
 
 pub use cluster::{
-    CircuitBreakers, Cluster, HttpProtocol, LbPolicy, OutlierDetection, Subset, TlsMode,
+    CircuitBreakers, Cluster, HttpProtocol, LbPolicy, OutlierDetection, RetryBudget, Subset,
+    TlsMode,
 };
 pub(crate) use domain::strip_port;
 pub use domain::{DomainIndex, DomainPattern};

@@ -313,8 +313,9 @@ pub struct RouteAction {
     /// Cap on a gRPC request's `grpc-timeout` (gRPC's
     /// `max_stream_duration`), `None` when not set.
     pub max_stream_duration: Option<Duration>,
-    /// Retries, when configured.
-    pub retry: Option<RetryPolicy>,
+    /// Retries, when configured (shared: each request's attempt loop holds
+    /// it for as long as it runs).
+    pub retry: Option<Arc<RetryPolicy>>,
     /// Hash policies, for ring-hash clusters.
     pub hash_policy: Vec<HashPolicy>,
     /// Shadow copies of the request (enforced by the resilience layer).

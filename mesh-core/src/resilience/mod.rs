@@ -1,9 +1,13 @@
 //! Resilience decisions, sans-IO: what to do when a request fails or a
 //! backend misbehaves. Every decision here takes the time and the random
-//! source from its caller, so paused-time tests pin each rule down; tower
-//! layers in `mesh-tower` are to apply them to real requests (not yet:
-//! these decisions are built and tested, the layers come next).
+//! source from its caller, so paused-time tests pin each rule down; the
+//! request path in `mesh-tower` applies them to real requests.
 //!
+//! - [`ClusterResilience`]: the live state each cluster's requests share
+//!   (budget, limits, outlier detector), kept across configuration
+//!   updates by the snapshot.
+//! - [`deadline`]: the request's timeout from the route and the caller's
+//!   `grpc-timeout`, and the `grpc-timeout` each attempt carries.
 //! - [`retry`]: whether and when to try again (Envoy's `retry_on`, backoff
 //!   with full jitter, `Retry-After` and `grpc-retry-pushback-ms`, the
 //!   retry budget, hedging), and the per-request attempt loop
@@ -14,6 +18,10 @@
 //! - [`ratelimit`]: the local token bucket.
 
 pub mod breaker;
+mod cluster;
+pub mod deadline;
 pub mod outlier;
 pub mod ratelimit;
 pub mod retry;
+
+pub use cluster::ClusterResilience;

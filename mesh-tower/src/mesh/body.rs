@@ -1,16 +1,18 @@
 //! The response body, counting the request as active until it ends.
 //!
 //! Least-request balancing needs the number of requests *in flight* per
-//! endpoint, and a response is in flight until its last frame (a
-//! streaming gRPC call can outlive its headers by minutes). The body
-//! holds the endpoint's [`ActiveRequest`] and lets go of it at the end of
-//! the stream, on an error, or when dropped unread.
+//! endpoint, and the cluster's `max_requests` breaker the number per
+//! cluster; a response is in flight until its last frame (a streaming
+//! gRPC call can outlive its headers by minutes). The body holds the
+//! endpoint's [`ActiveRequest`] and the breaker's permit and lets go of
+//! them at the end of the stream, on an error, or when dropped unread.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http_body::{Body, Frame, SizeHint};
 use mesh_core::lb::ActiveRequest;
+use mesh_core::resilience::breaker::LimitPermit;
 use pin_project_lite::pin_project;
 
 pin_project! {
@@ -19,14 +21,22 @@ pin_project! {
     pub struct MeshBody<B> {
         #[pin]
         inner: B,
-        active: Option<ActiveRequest>,
+        in_flight: Option<InFlight>,
     }
 }
 
+/// What a request holds while it is in flight; both are released when
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub(crate) _active: ActiveRequest,
+    pub(crate) _permit: Option<LimitPermit>,
+}
+
 impl<B: Body> MeshBody<B> {
-    pub(super) fn new(inner: B, active: ActiveRequest) -> Self {
-        let active = (!inner.is_end_stream()).then_some(active);
-        Self { inner, active }
+    pub(super) fn new(inner: B, in_flight: InFlight) -> Self {
+        let in_flight = (!inner.is_end_stream()).then_some(in_flight);
+        Self { inner, in_flight }
     }
 
     /// The transport's body.
@@ -46,7 +56,7 @@ impl<B: Body> Body for MeshBody<B> {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
         if !matches!(frame, Some(Ok(_))) {
-            this.active.take();
+            this.in_flight.take();
         }
         Poll::Ready(frame)
     }

@@ -1,117 +1,48 @@
-//! The response future: the transport's, bounded by the route timeout,
-//! handing the endpoint's active-request count on to the response body
-//! and the routing decision ([`Target`]) on to the response extensions.
+//! The response future of [`MeshService`](super::MeshService) and
+//! [`MeshClient`](crate::MeshClient).
+//!
+//! The attempt loop is an `async fn` (waiting for a backoff, a replayed
+//! body, the next attempt), boxed once per request: one allocation, far
+//! below the cost of the request itself, for a loop that reads as the
+//! rules it follows.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use mesh_core::lb::ActiveRequest;
-use mesh_core::{Error, ErrorKind};
-use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use mesh_core::Error;
 
 use super::MeshBody;
-use super::service::{Prepared, transport_error};
-use crate::Target;
 
-pin_project! {
-    /// The future of [`MeshService`](super::MeshService)'s response.
-    #[project = Projected]
-    #[derive(Debug)]
-    pub struct ResponseFuture<F> {
-        #[pin]
-        state: State<F>,
-    }
+type Boxed<R> = Pin<Box<dyn Future<Output = Result<http::Response<MeshBody<R>>, Error>> + Send>>;
+
+/// The future of a mesh response: the response head, its body counting
+/// the request as in flight until it ends, or a mesh [`Error`].
+pub struct ResponseFuture<R> {
+    inner: Boxed<R>,
 }
 
-pin_project! {
-    #[project = StateProjected]
-    #[derive(Debug)]
-    enum State<F> {
-        /// Routing failed before anything was sent.
-        Failed { error: Option<Error> },
-        /// The request is with the transport.
-        Sent {
-            #[pin]
-            response: F,
-            #[pin]
-            deadline: Option<Sleep>,
-            timeout: Duration,
-            target: Option<Target>,
-            active: Option<ActiveRequest>,
-        },
-    }
-}
-
-impl<F> ResponseFuture<F> {
-    pub(crate) fn failed(error: Error) -> Self {
+impl<R> ResponseFuture<R> {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<http::Response<MeshBody<R>>, Error>> + Send + 'static,
+    ) -> Self {
         Self {
-            state: State::Failed { error: Some(error) },
-        }
-    }
-
-    pub(crate) fn sent(response: F, prepared: Prepared) -> Self {
-        let Prepared {
-            target,
-            active,
-            timeout,
-        } = prepared;
-        Self {
-            state: State::Sent {
-                response,
-                deadline: timeout.map(tokio::time::sleep),
-                timeout: timeout.unwrap_or_default(),
-                target: Some(target),
-                active: Some(active),
-            },
+            inner: Box::pin(future),
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<http::Response<B>, E>>,
-    B: http_body::Body,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Output = Result<http::Response<MeshBody<B>>, Error>;
+impl<R> Future for ResponseFuture<R> {
+    type Output = Result<http::Response<MeshBody<R>>, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProjected::Failed { error } => Poll::Ready(Err(error
-                .take()
-                .unwrap_or_else(|| Error::new(ErrorKind::Internal, "polled after completion")))),
-            StateProjected::Sent {
-                response,
-                deadline,
-                timeout,
-                target,
-                active,
-            } => {
-                if let Poll::Ready(result) = response.poll(cx) {
-                    let mut response = result.map_err(transport_error)?;
-                    let (Some(target), Some(active)) = (target.take(), active.take()) else {
-                        return Poll::Ready(Err(Error::new(
-                            ErrorKind::Internal,
-                            "polled after completion",
-                        )));
-                    };
-                    response.extensions_mut().insert(target);
-                    return Poll::Ready(Ok(response.map(|body| MeshBody::new(body, active))));
-                }
-                if let Some(deadline) = deadline.as_pin_mut()
-                    && deadline.poll(cx).is_ready()
-                {
-                    active.take();
-                    return Poll::Ready(Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!("route timeout of {timeout:?} elapsed"),
-                    )));
-                }
-                Poll::Pending
-            }
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<R> fmt::Debug for ResponseFuture<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }

@@ -1,21 +1,25 @@
-//! The mesh middleware: route, pick, rewrite, send.
+//! The mesh middleware: route, pick, rewrite, send, retry.
 //!
 //! Per request, [`MeshService`] reads the current snapshot once, routes
 //! the request (listener by authority, virtual host, first matching
-//! route, weighted backend), picks an endpoint, rewrites the URI's scheme
-//! and authority to the endpoint (the path and the `Host` header keep the
-//! logical service, as a sidecar would), records the decision as a
-//! [`Target`](crate::Target) extension, counts the request as active on
-//! the endpoint until its response body ends ([`MeshBody`]), and bounds
-//! the wait for the response head by the route's timeout.
+//! route, weighted backend), then runs the attempt loop (`call`): pick an
+//! endpoint in service, take the cluster breaker's permit, rewrite the
+//! URI's scheme and authority to the endpoint (the path and the `Host`
+//! header keep the logical service, as a sidecar would), record the
+//! decision as a [`Target`](crate::Target) extension, send, and let
+//! mesh-core decide about retries and outliers. The request counts as
+//! active on the endpoint until its response body ends ([`MeshBody`]);
+//! the request's timeout bounds the wait for the response head.
 
+mod attempt;
 mod body;
+mod call;
 mod future;
 mod layer;
 mod service;
 
 pub use body::MeshBody;
+pub(crate) use call::call;
 pub use future::ResponseFuture;
 pub use layer::MeshLayer;
 pub use service::MeshService;
-pub(crate) use service::prepare;

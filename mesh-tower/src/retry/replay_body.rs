@@ -5,8 +5,12 @@
 //! for the first attempt and records what it yields (data and trailers),
 //! up to a cap; a retry gets a [`ReplayBody::replay`] of the recording.
 //!
-//! A replay exists only when the first attempt sent the whole body and the
-//! whole body fit under the cap. A body larger than the cap, or one the
+//! A body whose size is known to fit under the cap (a unary request's,
+//! usually: one ready frame) is read up front instead
+//! ([`ReplayBody::retryable`]), so even an attempt that failed before
+//! sending a byte of it, such as one whose connection was refused, can be
+//! retried. Otherwise a replay exists only when the first attempt sent the
+//! whole body and the whole body fit under the cap. A body larger than the cap, or one the
 //! first attempt did not finish sending (it failed mid-upload), is not
 //! retried: Envoy's rule for bodies past its buffer limit. The recording
 //! costs reference counts, not copies (`Bytes` chunks are shared), and a
@@ -89,6 +93,48 @@ impl<B> ReplayBody<B> {
             limit,
         };
         (Self { inner }, replayer)
+    }
+
+    /// Wraps `body` for a request that may be retried: read up front when
+    /// its size hint says it fits under `limit`, else recorded as the first
+    /// attempt streams it. Fails when reading the body up front fails.
+    pub async fn retryable(body: B, limit: usize) -> Result<(Self, Replayer), B::Error>
+    where
+        B: Body,
+        B::Data: Buf,
+    {
+        let fits = body.size_hint().upper().is_some_and(|n| n <= limit as u64);
+        if !fits {
+            return Ok(Self::recording(body, limit));
+        }
+        let mut recording = Recording::default();
+        let mut body = std::pin::pin!(body);
+        while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            let frame = frame?;
+            if let Some(trailers) = frame.trailers_ref() {
+                recording.trailers = Some(trailers.clone());
+            } else if let Ok(data) = frame.into_data() {
+                let data = into_bytes(data);
+                recording.bytes += data.len();
+                recording.chunks.push(data);
+            }
+        }
+        recording.complete = true;
+        let replayer = Replayer {
+            recording: Arc::new(Mutex::new(recording)),
+        };
+        let body = replayer.replay().unwrap_or_else(|| Self::empty());
+        Ok((body, replayer))
+    }
+
+    fn empty() -> Self {
+        Self {
+            inner: Inner::Replay {
+                chunks: Vec::new(),
+                next: 0,
+                trailers: None,
+            },
+        }
     }
 
     /// Wraps `body` for a request that is never retried.
@@ -256,6 +302,22 @@ mod tests {
             collect(again).await,
             (Bytes::from_static(b"abc"), Some(trailers))
         );
+    }
+
+    #[tokio::test]
+    async fn a_small_body_is_read_up_front_and_replays_unsent() {
+        let (first, replayer) =
+            ReplayBody::retryable(Full::new(Bytes::from_static(b"order 42")), 1024)
+                .await
+                .unwrap();
+        drop(first);
+        let again: ReplayBody<Full<Bytes>> = replayer.replay().expect("replayable unsent");
+        assert_eq!(collect(again).await.0, "order 42");
+        let (big, replayer) = ReplayBody::retryable(Full::new(Bytes::from(vec![1u8; 10])), 9)
+            .await
+            .unwrap();
+        assert!(!replayer.is_replayable(), "too big: recorded as it streams");
+        assert_eq!(collect(big).await.0.len(), 10);
     }
 
     #[tokio::test]

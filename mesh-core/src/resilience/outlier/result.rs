@@ -9,6 +9,8 @@
 //! detector sees only statuses; with it on, local failures feed their own
 //! detectors and a status also proves the connection worked.
 
+use crate::resilience::retry::{FailureKind, Outcome};
+
 /// The outcome of one call (one attempt) to an endpoint.
 ///
 /// For gRPC, report the HTTP status the gRPC status maps to when the HTTP
@@ -43,6 +45,47 @@ impl CallResult {
     }
 }
 
+impl CallResult {
+    /// What an attempt's outcome means for outlier detection; `None` for
+    /// a local breaker's refusal, which says nothing about the endpoint.
+    /// A gRPC status on an HTTP 200 counts as the HTTP status Envoy maps
+    /// it to.
+    pub fn of(outcome: &Outcome) -> Option<Self> {
+        match outcome {
+            Outcome::Response(r) => Some(Self::Status(match r.grpc_status {
+                Some(code) if r.status == 200 => grpc_to_http(code),
+                _ => r.status,
+            })),
+            Outcome::Failure(kind) => match kind {
+                FailureKind::ConnectFailure => Some(Self::ConnectFailed),
+                FailureKind::Reset
+                | FailureKind::ResetBeforeRequest
+                | FailureKind::RefusedStream => Some(Self::Reset),
+                FailureKind::Timeout => Some(Self::Timeout),
+                FailureKind::Overloaded => None,
+            },
+        }
+    }
+}
+
+/// Envoy's gRPC → HTTP status mapping (`Grpc::Utility::grpcToHttpStatus`).
+fn grpc_to_http(code: u32) -> u16 {
+    match code {
+        0 => 200,
+        1 => 499,
+        3 | 9 | 11 => 400,
+        4 => 504,
+        5 => 404,
+        6 | 10 => 409,
+        7 => 403,
+        8 => 429,
+        12 => 501,
+        14 => 503,
+        16 => 401,
+        _ => 500,
+    }
+}
+
 /// A 5xx status.
 pub(super) fn is_5xx(code: u16) -> bool {
     (500..600).contains(&code)
@@ -65,6 +108,35 @@ mod tests {
         assert_eq!(CallResult::Status(418).as_status(), 418);
         assert!(CallResult::Timeout.is_local_origin());
         assert!(!CallResult::Status(503).is_local_origin());
+    }
+
+    #[test]
+    fn outcomes_map_as_envoy_reports_them() {
+        assert_eq!(
+            CallResult::of(&Outcome::status(502)),
+            Some(CallResult::Status(502))
+        );
+        assert_eq!(
+            CallResult::of(&Outcome::grpc(14)),
+            Some(CallResult::Status(503))
+        );
+        assert_eq!(
+            CallResult::of(&Outcome::grpc(0)),
+            Some(CallResult::Status(200))
+        );
+        assert_eq!(
+            CallResult::of(&FailureKind::ConnectFailure.into()),
+            Some(CallResult::ConnectFailed)
+        );
+        assert_eq!(
+            CallResult::of(&FailureKind::RefusedStream.into()),
+            Some(CallResult::Reset)
+        );
+        assert_eq!(
+            CallResult::of(&FailureKind::Timeout.into()),
+            Some(CallResult::Timeout)
+        );
+        assert_eq!(CallResult::of(&FailureKind::Overloaded.into()), None);
     }
 
     #[test]

@@ -28,44 +28,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::config::ConfigError;
+use crate::config::CircuitBreakers;
 
 /// Envoy's default `max_retries` breaker threshold.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 
-/// Envoy's `RetryBudget`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryBudget {
-    /// Retries in flight allowed, as a percentage of active requests
-    /// (0..=100; Envoy's default 20).
-    pub budget_percent: f64,
-    /// Retries in flight always allowed, however few requests are active
-    /// (Envoy's default 3).
-    pub min_retry_concurrency: u32,
-}
-
-impl RetryBudget {
-    /// Checks `0 <= budget_percent <= 100`.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if (0.0..=100.0).contains(&self.budget_percent) {
-            Ok(())
-        } else {
-            Err(ConfigError::field(
-                "budget_percent",
-                format!("{} is not within 0..=100", self.budget_percent),
-            ))
-        }
-    }
-}
-
-impl Default for RetryBudget {
-    fn default() -> Self {
-        Self {
-            budget_percent: 20.0,
-            min_retry_concurrency: 3,
-        }
-    }
-}
+pub use crate::config::RetryBudget;
 
 /// How a cluster caps its retries in flight.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,6 +42,16 @@ pub enum RetryLimit {
     Budget(RetryBudget),
     /// A fixed number (Envoy's `max_retries` threshold).
     MaxRetries(u32),
+}
+
+impl RetryLimit {
+    /// The cap a cluster's thresholds set: the budget if any, else
+    /// `max_retries`.
+    pub fn of(breakers: &CircuitBreakers) -> Self {
+        breakers
+            .retry_budget
+            .map_or(Self::MaxRetries(breakers.max_retries), Self::Budget)
+    }
 }
 
 impl Default for RetryLimit {

@@ -47,7 +47,7 @@ use super::spec::{
 use super::values;
 use crate::config::{
     CircuitBreakers, Cluster, ConfigError, HashPolicy, HashSource, HttpProtocol, LbPolicy,
-    OutlierDetection, ResultExt, Subset, TlsMode,
+    OutlierDetection, ResultExt, RetryBudget, Subset, TlsMode,
 };
 
 /// Istio's circuit-breaker thresholds when a rule sets none: unlimited.
@@ -56,6 +56,12 @@ const UNLIMITED: CircuitBreakers = CircuitBreakers {
     max_pending_requests: u32::MAX,
     max_requests: u32::MAX,
     max_retries: u32::MAX,
+    // Our deviation from Istio (which leaves retries uncapped): the retry
+    // budget is on by default, Envoy's 20 % with at least 3.
+    retry_budget: Some(RetryBudget {
+        budget_percent: 20.0,
+        min_retry_concurrency: 3,
+    }),
 };
 
 /// Istio's mesh-wide default connect timeout.
@@ -303,6 +309,10 @@ fn connection_pool(spec: &ConnectionPoolSpec, policy: &mut HostPolicy) -> Result
             "http.maxRetries",
             &mut breakers.max_retries,
         )?;
+        if http.max_retries.is_some_and(|n| n != 0) {
+            // An explicit cap replaces the default budget.
+            breakers.retry_budget = None;
+        }
         policy.http2 = match http.h2_upgrade_policy.as_deref().unwrap_or("DEFAULT") {
             "DEFAULT" | "DO_NOT_UPGRADE" | "" => false,
             "UPGRADE" => true,

@@ -147,7 +147,9 @@ impl<'a> RouteBuilder<'a> {
             action.timeout = (!timeout.is_zero()).then_some(timeout);
             action.max_stream_duration = action.timeout;
         }
-        action.retry = retry::convert(spec.retries.as_ref()).at("retries")?;
+        action.retry = retry::convert(spec.retries.as_ref())
+            .at("retries")?
+            .map(Arc::new);
         if let Some(f) = &spec.fault {
             action.fault = fault::convert(f).at("fault")?;
         }
@@ -305,7 +307,7 @@ pub(crate) fn default_route(
     clusters.insert((host.to_owned(), port));
     let backend = Backend::cluster(cluster_name(host, port));
     let mut action = RouteAction::to(Destination::Backend(backend));
-    action.retry = Some(retry::istio_default());
+    action.retry = Some(Arc::new(retry::istio_default()));
     action.hash_policy = registry
         .hash_policy(host)
         .cloned()

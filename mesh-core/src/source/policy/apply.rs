@@ -42,7 +42,7 @@ impl ServicePolicy {
                 for route in table.virtual_host_routes_mut(vh).into_iter().flatten() {
                     route.action.timeout = Some(self.timeout);
                     route.action.max_stream_duration = Some(self.timeout);
-                    route.action.retry = self.retry.clone();
+                    route.action.retry = self.retry.clone().map(Arc::new);
                 }
             }
         }

@@ -192,7 +192,7 @@ fn apply_overrides_the_routes_of_the_host() {
             route.action.max_stream_duration,
             Some(Duration::from_millis(800))
         );
-        assert_eq!(route.action.retry, policy.retry);
+        assert_eq!(route.action.retry.as_deref(), policy.retry.as_ref());
     }
     // Routing itself is untouched.
     assert!(matches!(

@@ -89,7 +89,7 @@ fn cluster_of(c: &PbCluster) -> Result<Cluster, ConfigError> {
         cluster.connect_timeout = d;
     }
     if let Some(cb) = &c.circuit_breakers {
-        cluster.circuit_breakers = circuit_breakers(cb);
+        cluster.circuit_breakers = circuit_breakers(cb).at("circuit_breakers.thresholds")?;
     }
     cluster.outlier_detection = c
         .outlier_detection

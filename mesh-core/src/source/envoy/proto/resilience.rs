@@ -2,7 +2,9 @@
 //! defaults for every field left out.
 //!
 //! Breakers: only the thresholds of priority `DEFAULT` apply (a client
-//! sends no high-priority traffic). Outlier detection: each detector is on
+//! sends no high-priority traffic). Retries are capped by a retry budget
+//! unless the thresholds set `max_retries` and no `retry_budget`: the
+//! budget is on by default here (Envoy's default is `max_retries` 3). Outlier detection: each detector is on
 //! when its `enforcing_*` percentage is above zero, with Envoy's defaults
 //! (consecutive 5xx and success rate on at 100 %, consecutive gateway
 //! failure and failure percentage off); the model has no partial
@@ -19,10 +21,10 @@ use envoy_types::pb::envoy::config::core::v3::RoutingPriority;
 use envoy_types::pb::google::protobuf::UInt32Value;
 
 use super::opt_duration;
-use crate::config::{CircuitBreakers, ConfigError, OutlierDetection};
+use crate::config::{CircuitBreakers, ConfigError, OutlierDetection, RetryBudget};
 
 /// `cluster.v3.CircuitBreakers`: the `DEFAULT` priority's thresholds.
-pub(super) fn circuit_breakers(cb: &PbCircuitBreakers) -> CircuitBreakers {
+pub(super) fn circuit_breakers(cb: &PbCircuitBreakers) -> Result<CircuitBreakers, ConfigError> {
     let mut out = CircuitBreakers::default();
     let default = RoutingPriority::Default as i32;
     if let Some(t) = cb.thresholds.iter().find(|t| t.priority == default) {
@@ -35,8 +37,27 @@ pub(super) fn circuit_breakers(cb: &PbCircuitBreakers) -> CircuitBreakers {
         set(&mut out.max_pending_requests, t.max_pending_requests);
         set(&mut out.max_requests, t.max_requests);
         set(&mut out.max_retries, t.max_retries);
+        out.retry_budget = match &t.retry_budget {
+            Some(b) => {
+                let defaults = RetryBudget::default();
+                let budget = RetryBudget {
+                    budget_percent: b
+                        .budget_percent
+                        .as_ref()
+                        .map_or(defaults.budget_percent, |p| p.value),
+                    min_retry_concurrency: or(
+                        b.min_retry_concurrency,
+                        defaults.min_retry_concurrency,
+                    ),
+                };
+                budget.validate().map_err(|e| e.at("retry_budget"))?;
+                Some(budget)
+            }
+            None if t.max_retries.is_some() => None,
+            None => out.retry_budget,
+        };
     }
-    out
+    Ok(out)
 }
 
 /// A wrapper's value or Envoy's default.
@@ -143,7 +164,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let out = circuit_breakers(&cb);
+        let out = circuit_breakers(&cb).unwrap();
         assert_eq!(out.max_requests, 100);
         assert_eq!(out.max_retries, 0);
         assert_eq!(out.max_connections, 1024);

@@ -9,6 +9,7 @@
 //! Envoy's 15 s; `0s` disables it. A virtual host's `retry_policy` applies
 //! to its routes that have none.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use envoy_types::pb::envoy::config::route::v3::{
@@ -73,7 +74,8 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
         .as_ref()
         .map(retry_policy)
         .transpose()
-        .at("retry_policy")?;
+        .at("retry_policy")?
+        .map(Arc::new);
     let routes = each(&vh.routes, "routes", |r| route(r, retry.as_ref()))?;
     Ok(VirtualHost {
         name: vh.name.as_str().into(),
@@ -82,7 +84,7 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
     })
 }
 
-fn route(r: &PbRoute, host_retry: Option<&RetryPolicy>) -> Result<Route, ConfigError> {
+fn route(r: &PbRoute, host_retry: Option<&Arc<RetryPolicy>>) -> Result<Route, ConfigError> {
     let matcher = route_match(required(r.r#match.as_ref(), "match")?).at("match")?;
     let unsupported_action = |field: &str, what: &str| {
         ConfigError::field(
@@ -121,7 +123,7 @@ fn route(r: &PbRoute, host_retry: Option<&RetryPolicy>) -> Result<Route, ConfigE
 
 fn route_action(
     a: &PbRouteAction,
-    host_retry: Option<&RetryPolicy>,
+    host_retry: Option<&Arc<RetryPolicy>>,
 ) -> Result<RouteAction, ConfigError> {
     let route_labels = lb_labels(a.metadata_match.as_ref(), true).at("metadata_match")?;
     let destination = match &a.cluster_specifier {
@@ -163,7 +165,7 @@ fn route_action(
         action.max_stream_duration = max_stream_duration(m).at("max_stream_duration")?;
     }
     action.retry = match &a.retry_policy {
-        Some(p) => Some(retry_policy(p).at("retry_policy")?),
+        Some(p) => Some(Arc::new(retry_policy(p).at("retry_policy")?)),
         None => host_retry.cloned(),
     };
     action.hash_policy = each(&a.hash_policy, "hash_policy", hash_policy)?

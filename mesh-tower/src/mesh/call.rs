@@ -1,0 +1,261 @@
+//! One request through the mesh, from routing to the response head: the
+//! attempt loop.
+//!
+//! The request reads one snapshot and routes once (route, weighted
+//! backend); then each attempt picks an endpoint (avoiding ejected ones
+//! and, on a retry, the hosts already tried), takes a `max_requests`
+//! permit from the cluster's breaker, rewrites the request to the
+//! endpoint and sends it, bounded by the per-try timeout and the request's
+//! deadline. Every outcome feeds the cluster's outlier detector; when the
+//! route retries, mesh-core's [`RetryState`] decides whether and when to
+//! try again, inside the cluster's retry budget. Nothing is decided here:
+//! this file only waits, sends and reports.
+//!
+//! A request without a retry policy still counts as active in the
+//! cluster's retry budget while it waits for its response head, so the
+//! budget scales with all of the cluster's traffic.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::request::Parts;
+use http::{Request, Response};
+use http_body::Body;
+use mesh_core::lb::Pick;
+use mesh_core::resilience::breaker::Resource;
+use mesh_core::resilience::deadline::{self, GRPC_TIMEOUT};
+use mesh_core::resilience::outlier::CallResult;
+use mesh_core::resilience::retry::{FailureKind, HostId, Next, Outcome, RetryState};
+use mesh_core::rng::ThreadRng;
+use mesh_core::{Error, ErrorKind, RequestHead, Routed, SnapshotHandle};
+use tower::ServiceExt;
+use tower_service::Service;
+
+use super::attempt::{attempt_request, failure_kind, response_outcome, transport_error};
+use super::body::{InFlight, MeshBody};
+use crate::Target;
+use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Sends `request` through the mesh over `transport`.
+pub(crate) async fn call<S, B, ResBody>(
+    snapshots: Arc<SnapshotHandle>,
+    mut transport: S,
+    request: Request<B>,
+) -> Result<Response<MeshBody<ResBody>>, Error>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    B: Body,
+    B::Data: bytes::Buf,
+    B::Error: Into<BoxError>,
+    ResBody: Body,
+{
+    let started = now();
+    let snapshot = snapshots.load();
+    let (head, body) = request.into_parts();
+    let routed = snapshot.route(
+        &RequestHead::from_http(&head.method, &head.uri, &head.headers),
+        &mut ThreadRng,
+    )?;
+    let action = &routed.route.action;
+    let timeout = deadline::request_timeout(
+        action.timeout,
+        action.max_stream_duration,
+        head.headers.get(GRPC_TIMEOUT),
+    );
+    let deadlines = Deadlines {
+        request: timeout.and_then(|t| started.checked_add(t)),
+        timeout,
+    };
+    let Some(policy) = action.retry.as_deref() else {
+        let _active = routed.resilience.budget().request_started();
+        let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
+        let attempt = Attempt::start(&routed, pick)?;
+        let body = ReplayBody::passthrough(body);
+        let sent = attempt
+            .send(&mut transport, &head, body, deadlines.request, &deadlines)
+            .await?;
+        attempt.report(&routed, &sent.outcome());
+        return attempt.finish(sent);
+    };
+
+    let budget = routed.resilience.budget().clone();
+    let mut retry = RetryState::new(policy, budget, None, started, timeout);
+    let (mut body, replayer) = ReplayBody::retryable(body, DEFAULT_REPLAY_LIMIT)
+        .await
+        .map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest, "reading the request body failed")
+                .with_source(e.into())
+        })?;
+    loop {
+        let excluded = retry.excluded_hosts();
+        let pick =
+            routed.pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
+        let attempt = Attempt::start(&routed, pick)?;
+        let host = HostId::of(attempt.pick.slot);
+        let until = retry.per_try_deadline(now());
+        let sent = attempt
+            .send(&mut transport, &head, body, until, &deadlines)
+            .await?;
+        let outcome = sent.outcome();
+        attempt.report(&routed, &outcome);
+        retry.set_body_replayable(replayer.is_replayable());
+        let delay = match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
+            Next::RetryAfter(delay) => delay,
+            Next::Done(_) | Next::Pending => return attempt.finish(sent),
+        };
+        drop((sent, attempt));
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        body = replayer.replay().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                "a retry of a body that cannot be replayed",
+            )
+        })?;
+    }
+}
+
+/// The request's deadline and the timeout it came from, for messages.
+struct Deadlines {
+    request: Option<Instant>,
+    timeout: Option<Duration>,
+}
+
+/// One attempt under way: where it goes and what it holds.
+struct Attempt<'s> {
+    pick: Pick<'s>,
+    target: Target,
+    in_flight: InFlight,
+}
+
+/// How an attempt ended.
+enum Sent<R> {
+    /// A response head arrived.
+    Response(Response<R>),
+    /// The transport failed, or no response head came in time.
+    Failed(FailureKind, Error),
+}
+
+impl<R> Sent<R> {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Self::Response(response) => response_outcome(response),
+            Self::Failed(kind, _) => Outcome::Failure(*kind),
+        }
+    }
+}
+
+impl<'s> Attempt<'s> {
+    /// Takes a `max_requests` permit from the cluster's breaker; refused,
+    /// the request fails fast with `Overloaded` (never retried: a retry
+    /// would add load exactly where the breaker says there is too much).
+    fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
+        let permit = routed
+            .resilience
+            .limits()
+            .try_acquire(Resource::Requests)
+            .map_err(|overflow| {
+                Error::new(
+                    ErrorKind::Overloaded,
+                    format!("cluster {:?}: {overflow}", routed.cluster.name),
+                )
+            })?;
+        let target = Target::new(
+            pick.slot.clone(),
+            routed.backend.clone(),
+            routed.cluster.clone(),
+            routed.route.name.clone(),
+        );
+        let in_flight = InFlight {
+            _active: pick.slot.start_request(),
+            _permit: Some(permit),
+        };
+        Ok(Self {
+            pick,
+            target,
+            in_flight,
+        })
+    }
+
+    /// Sends the attempt and waits for its response head until `until`.
+    /// Errors are those no retry can help: a request that cannot be
+    /// rewritten, a transport that cannot become ready.
+    async fn send<S, B, R>(
+        &self,
+        transport: &mut S,
+        head: &Parts,
+        body: ReplayBody<B>,
+        until: Option<Instant>,
+        deadlines: &Deadlines,
+    ) -> Result<Sent<R>, Error>
+    where
+        S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
+        S::Error: Into<BoxError>,
+    {
+        let remaining = until.map(|u| u.saturating_duration_since(now()));
+        let request = attempt_request(head, body, &self.target, remaining)?;
+        let ready = transport.ready().await.map_err(transport_error)?;
+        let response = ready.call(request);
+        let result = match until {
+            None => response.await,
+            Some(until) => match tokio::time::timeout_at(until.into(), response).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Ok(Sent::Failed(
+                        FailureKind::Timeout,
+                        timed_out(until, deadlines),
+                    ));
+                }
+            },
+        };
+        Ok(match result {
+            Ok(response) => Sent::Response(response),
+            Err(e) => {
+                let e = e.into();
+                Sent::Failed(failure_kind(&e), transport_error(e))
+            }
+        })
+    }
+
+    /// Feeds the outcome to the cluster's outlier detector.
+    fn report(&self, routed: &Routed<'_>, outcome: &Outcome) {
+        let resilience = routed.resilience;
+        if resilience.detects_outliers()
+            && let Some(result) = CallResult::of(outcome)
+        {
+            resilience.record(self.pick.in_cluster, result, now(), &mut ThreadRng);
+        }
+    }
+
+    /// The caller's answer: the response, its body holding the attempt's
+    /// place in flight, or the attempt's error.
+    fn finish<R: Body>(self, sent: Sent<R>) -> Result<Response<MeshBody<R>>, Error> {
+        match sent {
+            Sent::Response(mut response) => {
+                response.extensions_mut().insert(self.target);
+                Ok(response.map(|body| MeshBody::new(body, self.in_flight)))
+            }
+            Sent::Failed(_, error) => Err(error),
+        }
+    }
+}
+
+/// The error of an attempt that got no response head by `until`.
+fn timed_out(until: Instant, deadlines: &Deadlines) -> Error {
+    let message = match (deadlines.request, deadlines.timeout) {
+        (Some(request), Some(timeout)) if until >= request => {
+            format!("request timeout of {timeout:?} elapsed")
+        }
+        _ => "per-try timeout elapsed".to_owned(),
+    };
+    Error::new(ErrorKind::Timeout, message)
+}
+
+/// The clock of the request path: tokio's, so paused-time tests drive it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
