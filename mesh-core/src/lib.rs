@@ -23,4 +23,4 @@ pub mod xds;
 
 pub use error::{Error, ErrorKind};
 pub use request::RequestHead;
-pub use snapshot::{Picked, Routed, Snapshot, SnapshotHandle};
+pub use snapshot::{MirrorTarget, Picked, Routed, Snapshot, SnapshotHandle};

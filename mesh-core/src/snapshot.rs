@@ -38,7 +38,8 @@ pub struct Snapshot {
     listeners: HashMap<Box<str>, Arc<CompiledTable>>,
 }
 
-/// A route table with each route's backends resolved, `[vh][route][arm]`.
+/// A route table with each route's backends resolved, `[vh][route][arm]`:
+/// the destination's arms, then one per mirror.
 #[derive(Debug)]
 struct CompiledTable {
     table: Arc<RouteTable>,
@@ -77,6 +78,19 @@ pub struct Routed<'s> {
     /// The cluster's live state: retry budget, breakers, outlier detector.
     pub resilience: &'s Arc<ClusterResilience>,
     group: &'s EndpointGroup,
+    /// The route's mirrors, resolved, in `route.action.mirrors` order.
+    mirrors: &'s [CompiledArm],
+}
+
+/// Where one shadow copy of a request goes (see [`Routed::mirrors`]).
+#[derive(Debug, Clone)]
+pub struct MirrorTarget {
+    /// The shadow backend.
+    pub backend: Backend,
+    /// Its cluster.
+    pub cluster: Arc<Cluster>,
+    /// The endpoint picked.
+    pub endpoint: Picked,
 }
 
 /// The endpoint chosen for an attempt.
@@ -133,8 +147,7 @@ impl Snapshot {
                         .iter()
                         .map(|r| {
                             r.action
-                                .destination
-                                .backends()
+                                .all_backends()
                                 .map(|b| compile_arm(b, &config, &clusters, &mut groups))
                                 .collect()
                         })
@@ -190,7 +203,7 @@ impl Snapshot {
                 .iter()
                 .flat_map(|vh| &vh.routes);
             for (route, arms) in routes.zip(compiled.arms.iter().flatten()) {
-                for (backend, arm) in route.action.destination.backends().zip(arms) {
+                for (backend, arm) in route.action.all_backends().zip(arms) {
                     let unchanged = config
                         .cluster(&backend.cluster)
                         .is_some_and(|c| Arc::ptr_eq(c, &arm.cluster));
@@ -237,7 +250,9 @@ impl Snapshot {
         })?;
         let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
         let (arm, backend) = routing::choose_backend(&route.action.destination, rng);
-        let arm = &compiled.arms[index.virtual_host][index.route][arm];
+        let arms = &compiled.arms[index.virtual_host][index.route];
+        let mirrors = &arms[arms.len() - route.action.mirrors.len()..];
+        let arm = &arms[arm];
         // Only a ring needs the hash: skip the work for other policies.
         let hash = match arm.cluster.lb_policy {
             LbPolicy::RingHash { .. } => routing::request_hash(&route.action.hash_policy, request),
@@ -250,6 +265,7 @@ impl Snapshot {
             hash,
             resilience: &arm.resilience,
             group: &arm.group,
+            mirrors,
         })
     }
 
@@ -387,6 +403,28 @@ impl<'s> Routed<'s> {
     /// The endpoints the pick chooses among.
     pub fn endpoints(&self) -> &[Arc<EndpointSlot>] {
         self.group.endpoints()
+    }
+
+    /// The shadow copies to make of this request: each mirror is drawn
+    /// at its fraction and its endpoint picked; mirrors whose cluster has
+    /// no endpoint in service are left out (a shadow never fails the
+    /// request). Allocates only when a copy is drawn.
+    pub fn mirrors(&self, rng: &mut dyn MeshRng) -> Vec<MirrorTarget> {
+        let mut targets = Vec::new();
+        for (policy, arm) in self.route.action.mirrors.iter().zip(self.mirrors) {
+            let drawn = rng.below(1_000_000) < u64::from(policy.fraction.per_million());
+            if !drawn {
+                continue;
+            }
+            if let Some(endpoint) = arm.group.pick(None, rng) {
+                targets.push(MirrorTarget {
+                    backend: policy.backend.clone(),
+                    cluster: arm.cluster.clone(),
+                    endpoint: endpoint.clone(),
+                });
+            }
+        }
+        targets
     }
 }
 

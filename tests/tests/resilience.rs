@@ -1,6 +1,7 @@
 //! End to end, resilience: real backends on loopback that fail, hang or
 //! reset, behind `MeshClient`, and what retries, the retry budget, outlier
-//! detection, timeouts and the request breaker make of them.
+//! detection, timeouts, the request breaker, fault injection and
+//! mirroring make of them.
 //!
 //! Requests are sent one after another and the backends fail on a fixed
 //! pattern, so every count below is exact; the only clock assertions are
@@ -14,9 +15,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use mesh_core::config::{
-    Backend, Cluster, Destination, DomainPattern, Endpoint, LbPolicy, Listener, MeshConfig,
-    OutlierDetection, RetryBudget, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch,
-    RouteTable, VirtualHost,
+    AbortCode, Backend, Cluster, Destination, DomainPattern, Endpoint, FaultPolicy, Fraction,
+    LbPolicy, Listener, MeshConfig, OutlierDetection, RetryBudget, RetryOn, RetryPolicy, Route,
+    RouteAction, RouteMatch, RouteTable, VirtualHost,
 };
 use mesh_core::{Error, ErrorKind};
 use mesh_tests::faulty::{Behavior, FaultyBackend};
@@ -301,4 +302,195 @@ async fn past_max_requests_the_breaker_fails_fast() {
     assert!(error.to_string().contains("max_requests"), "{error}");
     assert_eq!(mesh.backends[0].requests(), 1, "refused before it was sent");
     first.abort();
+}
+
+/// The fixture `istio/external-and-mirror.yaml` (10 % of
+/// `production-service` mirrored to `staging-service`), with the two
+/// services' endpoints on loopback and the mirror fraction set to
+/// `percent`.
+fn mirror_scenario(production: u16, staging: u16, percent: &str) -> MeshConfig {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/istio/external-and-mirror.yaml"
+    );
+    let fixture = std::fs::read_to_string(path).expect("the shared fixture");
+    assert!(fixture.contains("value: 10.0"), "the fixture mirrors 10 %");
+    let entry = |name: &str, port: u16| {
+        format!(
+            "---\napiVersion: networking.istio.io/v1beta1\nkind: ServiceEntry\n\
+             metadata:\n  name: {name}\n  namespace: default\nspec:\n  hosts:\n  - {name}\n\
+             \x20 location: MESH_INTERNAL\n  ports:\n  - number: 80\n    name: http\n    \
+             protocol: HTTP\n  resolution: STATIC\n  endpoints:\n  - address: 127.0.0.1\n    \
+             ports:\n      http: {port}\n"
+        )
+    };
+    let yaml = format!(
+        "{}\n{}{}",
+        fixture.replace("value: 10.0", &format!("value: {percent}")),
+        entry("production-service", production),
+        entry("staging-service", staging)
+    );
+    mesh_core::source::istio::load(&yaml)
+        .and_then(|b| b.build())
+        .expect("the scenario loads")
+}
+
+#[tokio::test]
+async fn mirrored_traffic_reaches_the_shadow_and_a_dead_shadow_changes_nothing() {
+    let production = FaultyBackend::start("production", Behavior::Ok)
+        .await
+        .expect("a backend");
+    let staging = FaultyBackend::start("staging", Behavior::Ok)
+        .await
+        .expect("a backend");
+
+    // The fixture's 10 %: about 100 of 1 000 (±5 σ, so it never flakes).
+    let client = MeshClient::<Full<Bytes>>::from_config(mirror_scenario(
+        production.addr().port(),
+        staging.addr().port(),
+        "10.0",
+    ));
+    for _ in 0..1000 {
+        let response = guard(client.request(get("http://production-service/x", &[]))).await;
+        assert_eq!(response.expect("served").status(), 200);
+    }
+    assert_eq!(production.requests(), 1000);
+    let mirrored = wait_for(|| staging.requests(), |n| n >= 53).await;
+    assert!((53..=147).contains(&mirrored), "{mirrored} mirrored");
+
+    // Everything mirrored, to a shadow that hangs: the primary answers
+    // are unaffected, and so are the counts.
+    staging.set(Behavior::Hang);
+    let all = MeshClient::<Full<Bytes>>::from_config(mirror_scenario(
+        production.addr().port(),
+        staging.addr().port(),
+        "100.0",
+    ));
+    let before = staging.requests();
+    for _ in 0..20 {
+        let response = guard(all.request(get("http://production-service/x", &[]))).await;
+        assert_eq!(response.expect("served").status(), 200);
+    }
+    assert_eq!(production.requests(), 1020);
+    let copies = wait_for(|| staging.requests() - before, |n| n >= 20).await;
+    assert_eq!(copies, 20, "every request copied to the hung shadow");
+
+    // And to a shadow that is gone altogether.
+    drop(staging);
+    for _ in 0..20 {
+        let response = guard(all.request(get("http://production-service/x", &[]))).await;
+        assert_eq!(response.expect("served").status(), 200);
+    }
+    assert_eq!(production.requests(), 1040);
+}
+
+/// Polls `value` until `done` says so (shadow copies land after their
+/// primary answered), at most a few seconds; returns the last value.
+async fn wait_for(value: impl Fn() -> u64, done: impl Fn(u64) -> bool) -> u64 {
+    for _ in 0..400 {
+        if done(value()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    value()
+}
+
+#[tokio::test]
+async fn injected_faults_abort_and_delay_without_reaching_the_backend() {
+    let abort = |a: &mut RouteAction| {
+        a.fault = Some(FaultPolicy {
+            delay: None,
+            abort: Some((AbortCode::Http(418), Fraction::new(1, 1))),
+        });
+    };
+    let mesh = Mesh::start(&[Behavior::Ok], abort, as_is).await;
+    for _ in 0..5 {
+        assert_eq!(mesh.get().await.expect("an answer"), 418);
+    }
+    assert_eq!(mesh.backends[0].requests(), 0, "aborted before sending");
+
+    let grpc = |a: &mut RouteAction| {
+        a.fault = Some(FaultPolicy {
+            delay: None,
+            abort: Some((AbortCode::Grpc(14), Fraction::new(1, 1))),
+        });
+    };
+    let mesh = Mesh::start(&[Behavior::Ok], grpc, as_is).await;
+    let response = guard(mesh.client.request(get("http://svc/x", &[])))
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["grpc-status"], "14");
+
+    let delay = Duration::from_millis(200);
+    let slow = move |a: &mut RouteAction| {
+        a.fault = Some(FaultPolicy {
+            delay: Some((delay, Fraction::new(1, 1))),
+            abort: None,
+        });
+        // The delay comes before the request's timeout starts.
+        a.timeout = Some(Duration::from_millis(150));
+    };
+    let mesh = Mesh::start(&[Behavior::Ok], slow, as_is).await;
+    let started = Instant::now();
+    assert_eq!(mesh.get().await.expect("delayed, then served"), 200);
+    assert!(started.elapsed() >= delay);
+    assert_eq!(mesh.backends[0].answered_ok(), 1);
+}
+
+#[tokio::test]
+async fn traffic_fails_over_to_the_next_priority_and_comes_back() {
+    let detect = |c: &mut Cluster| {
+        c.endpoints[2].priority = 1;
+        c.outlier_detection = Some(OutlierDetection {
+            consecutive_5xx: Some(2),
+            max_ejection_percent: 100,
+            interval: Duration::from_millis(50),
+            base_ejection_time: Duration::from_millis(200),
+            ..OutlierDetection::default()
+        });
+    };
+    let mesh = Mesh::start(
+        &[Behavior::Ok, Behavior::Ok, Behavior::Ok],
+        no_retry,
+        detect,
+    )
+    .await;
+    let [local_a, local_b, remote] = &mesh.backends[..] else {
+        unreachable!("three backends")
+    };
+    assert_eq!(mesh.successes(20).await, 20);
+    assert_eq!(
+        remote.requests(),
+        0,
+        "priority 0 is healthy: it takes everything"
+    );
+
+    // Priority 0 fails: each of its endpoints is ejected after two 503s,
+    // and traffic moves to priority 1.
+    local_a.set(Behavior::Status(503));
+    local_b.set(Behavior::Status(503));
+    let ok = mesh.successes(100).await;
+    assert_eq!(ok, 96, "two failures per local endpoint, then none");
+    assert_eq!(local_a.requests() + local_b.requests(), 20 + 4);
+    assert_eq!(mesh.successes(20).await, 20);
+
+    // Priority 0 recovers: once its ejections are over, it takes the
+    // traffic back.
+    local_a.set(Behavior::Ok);
+    local_b.set(Behavior::Ok);
+    let (a_before, b_before) = (local_a.answered_ok(), local_b.answered_ok());
+    let both_back = || local_a.answered_ok() > a_before && local_b.answered_ok() > b_before;
+    for _ in 0..400 {
+        if both_back() {
+            break;
+        }
+        mesh.get().await.expect("served");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(both_back(), "both local endpoints back in service");
+    let remote_before = remote.requests();
+    assert_eq!(mesh.successes(20).await, 20);
+    assert_eq!(remote.requests(), remote_before, "priority 1 idle again");
 }

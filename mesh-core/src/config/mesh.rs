@@ -170,9 +170,7 @@ fn check_references(
 ) -> Result<(), ConfigError> {
     for (v, vh) in table.virtual_hosts().iter().enumerate() {
         for (r, route) in vh.routes.iter().enumerate() {
-            let action = &route.action;
-            let mirrors = action.mirrors.iter().map(|m| &m.backend);
-            for backend in action.destination.backends().chain(mirrors) {
+            for backend in route.action.all_backends() {
                 let field = || format!("virtual_hosts[{v}].routes[{r}].route");
                 let resource = || format!("RouteConfiguration {:?}", table.name());
                 let Some(cluster) = clusters.get(&backend.cluster) else {

@@ -325,6 +325,14 @@ pub struct RouteAction {
 }
 
 impl RouteAction {
+    /// Every backend the route sends to: the destination's, then the
+    /// mirrors'.
+    pub fn all_backends(&self) -> impl Iterator<Item = &Backend> {
+        self.destination
+            .backends()
+            .chain(self.mirrors.iter().map(|m| &m.backend))
+    }
+
     /// Sends everything to `destination`, with no policies.
     pub fn to(destination: Destination) -> Self {
         Self {

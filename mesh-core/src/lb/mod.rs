@@ -8,17 +8,13 @@
 //! request path never takes a lock. Randomness is injected
 //! ([`MeshRng`]) so every policy is testable with a fixed seed.
 //!
-//! Outlier ejection and retries narrow the choice without rebuilding the
-//! picker: a pick that lands on an ejected endpoint, or on one a retry
-//! must avoid, is drawn again a few times, then the group is scanned for
-//! the next endpoint that qualifies ([`EndpointGroup::pick_avoiding`]).
-//! Envoy rebuilds its host sets on each ejection instead; with ejections
-//! capped at `max_ejection_percent` a redraw is cheaper and picks among
-//! the endpoints in service with the same weights. While fewer than
-//! [`PANIC_THRESHOLD`] of a cluster's endpoints are in service, ejections
-//! are ignored, as Envoy's panic mode does.
+//! A group spreads its traffic over priority levels by their health
+//! ([`priority`]), then picks within a level; see [`EndpointGroup`] for
+//! how ejected endpoints and a retry's previous hosts are avoided.
 
+mod group;
 mod least_request;
+pub mod priority;
 mod random;
 mod ring_hash;
 mod round_robin;
@@ -28,9 +24,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::LbPolicy;
-use crate::resilience::outlier::EjectionView;
 use crate::rng::MeshRng;
 
+pub use group::{EndpointGroup, PANIC_THRESHOLD, Pick};
 pub use least_request::LeastRequest;
 pub use random::WeightedRandom;
 pub use ring_hash::RingHash;
@@ -57,123 +53,6 @@ pub fn picker_for(policy: &LbPolicy, endpoints: &[Arc<EndpointSlot>]) -> Box<dyn
             min_ring_size,
             max_ring_size,
         } => Box::new(RingHash::new(endpoints, min_ring_size, max_ring_size)),
-    }
-}
-
-/// Envoy's default healthy panic threshold: below this share of endpoints
-/// in service, outlier ejections are ignored.
-pub const PANIC_THRESHOLD: f64 = 0.5;
-
-/// How many times a pick is drawn again before scanning.
-const REDRAWS: usize = 3;
-
-/// The endpoints a backend may use right now, and how to pick among them.
-#[derive(Debug)]
-pub struct EndpointGroup {
-    endpoints: Vec<Arc<EndpointSlot>>,
-    picker: Box<dyn Picker>,
-    /// Each endpoint's index in its cluster, when ejections apply.
-    in_cluster: Box<[u32]>,
-    ejections: Option<EjectionView>,
-}
-
-/// An endpoint picked from a group.
-#[derive(Debug, Clone, Copy)]
-pub struct Pick<'g> {
-    /// The endpoint.
-    pub slot: &'g Arc<EndpointSlot>,
-    /// Its index in its cluster's endpoint list (outlier detection counts
-    /// by it).
-    pub in_cluster: usize,
-}
-
-impl EndpointGroup {
-    /// Keeps the usable candidates (healthy, unknown or degraded) of the
-    /// lowest priority level that has any, and builds their picker.
-    pub fn new(policy: &LbPolicy, candidates: impl IntoIterator<Item = Arc<EndpointSlot>>) -> Self {
-        Self::with_ejections(policy, candidates.into_iter().enumerate(), None)
-    }
-
-    /// [`Self::new`] over `(index in cluster, slot)` candidates, skipping
-    /// the endpoints `ejections` marks (by index in cluster).
-    pub fn with_ejections(
-        policy: &LbPolicy,
-        candidates: impl IntoIterator<Item = (usize, Arc<EndpointSlot>)>,
-        ejections: Option<EjectionView>,
-    ) -> Self {
-        let mut usable: Vec<(usize, Arc<EndpointSlot>)> = candidates
-            .into_iter()
-            .filter(|(_, s)| s.endpoint().health.is_usable())
-            .collect();
-        if let Some(best) = usable.iter().map(|(_, s)| s.endpoint().priority).min() {
-            usable.retain(|(_, s)| s.endpoint().priority == best);
-        }
-        let in_cluster = usable.iter().map(|&(i, _)| i as u32).collect();
-        let endpoints: Vec<Arc<EndpointSlot>> = usable.into_iter().map(|(_, s)| s).collect();
-        let picker = picker_for(policy, &endpoints);
-        Self {
-            endpoints,
-            picker,
-            in_cluster,
-            ejections,
-        }
-    }
-
-    /// Picks an endpoint in service, or `None` when the group is empty.
-    pub fn pick(&self, hash: Option<u64>, rng: &mut dyn MeshRng) -> Option<&Arc<EndpointSlot>> {
-        self.pick_avoiding(hash, rng, &|_| false)
-            .map(|pick| pick.slot)
-    }
-
-    /// Picks an endpoint in service for which `avoid` is false (a retry
-    /// avoids the hosts it already tried). Falls back to an endpoint
-    /// `avoid` refuses rather than to none, and ignores ejections in
-    /// panic mode; `None` only when the group is empty.
-    pub fn pick_avoiding(
-        &self,
-        hash: Option<u64>,
-        rng: &mut dyn MeshRng,
-        avoid: &dyn Fn(&Arc<EndpointSlot>) -> bool,
-    ) -> Option<Pick<'_>> {
-        let first = self.picker.pick(hash, rng)?;
-        let ejections = self
-            .ejections
-            .as_ref()
-            .filter(|v| v.ejected_count() > 0 && v.healthy_fraction() >= PANIC_THRESHOLD);
-        let in_service =
-            |i: usize| ejections.is_none_or(|v| !v.is_ejected(self.in_cluster[i] as usize));
-        let qualifies = |i: usize| in_service(i) && !avoid(&self.endpoints[i]);
-        let chosen = if qualifies(first) {
-            first
-        } else {
-            let n = self.endpoints.len();
-            let redrawn = (0..REDRAWS)
-                .filter_map(|_| self.picker.pick(hash, rng))
-                .find(|&i| qualifies(i));
-            let after = |i: usize| (1..n).map(move |k| (i + k) % n);
-            redrawn
-                .or_else(|| after(first).find(|&i| qualifies(i)))
-                .or_else(|| (0..n).map(|k| (first + k) % n).find(|&i| in_service(i)))
-                .unwrap_or(first)
-        };
-        Some(self.pick_at(chosen))
-    }
-
-    fn pick_at(&self, i: usize) -> Pick<'_> {
-        Pick {
-            slot: &self.endpoints[i],
-            in_cluster: self.in_cluster.get(i).map_or(i, |&c| c as usize),
-        }
-    }
-
-    /// The endpoints the picker chooses among.
-    pub fn endpoints(&self) -> &[Arc<EndpointSlot>] {
-        &self.endpoints
-    }
-
-    /// Whether there is nothing to pick.
-    pub fn is_empty(&self) -> bool {
-        self.endpoints.is_empty()
     }
 }
 
@@ -264,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_best_priority_with_usable_endpoints_is_used() {
+    fn levels_share_traffic_by_health_best_first() {
         let group = EndpointGroup::new(
             &LbPolicy::Random,
             [
@@ -275,10 +154,37 @@ mod tests {
                 slot("10.0.0.5", 1, HealthStatus::Draining),
             ],
         );
-        assert_eq!(authorities(&group), ["10.0.0.3:80", "10.0.0.4:80"]);
+        // Level 0 has nothing usable; level 1 has 2 of 3, so 1.4 × 2/3 =
+        // 93.3 % of traffic; level 2 takes the rest.
+        assert_eq!(
+            authorities(&group),
+            ["10.0.0.3:80", "10.0.0.4:80", "10.0.0.1:80"]
+        );
         let mut rng = SeededRng::new(2);
-        for _ in 0..30 {
-            assert_eq!(group.pick(None, &mut rng).unwrap().endpoint().priority, 1);
+        let n = 10_000;
+        let level_1 = (0..n)
+            .filter(|_| group.pick(None, &mut rng).unwrap().endpoint().priority == 1)
+            .count();
+        // ±5 standard deviations around 9 333.
+        assert!((9_208..=9_458).contains(&level_1), "{level_1}");
+    }
+
+    #[test]
+    fn a_healthy_first_level_takes_all_traffic() {
+        let group = EndpointGroup::new(
+            &LbPolicy::RoundRobin,
+            [
+                slot("10.0.0.1", 1, HealthStatus::Healthy),
+                slot("10.0.0.2", 0, HealthStatus::Healthy),
+                slot("10.0.0.3", 0, HealthStatus::Unhealthy),
+                slot("10.0.0.4", 0, HealthStatus::Healthy),
+                slot("10.0.0.5", 0, HealthStatus::Healthy),
+            ],
+        );
+        // 3 of 4 usable: 1.4 × 75 % ≥ 100 %.
+        let mut rng = SeededRng::new(4);
+        for _ in 0..100 {
+            assert_eq!(group.pick(None, &mut rng).unwrap().endpoint().priority, 0);
         }
     }
 

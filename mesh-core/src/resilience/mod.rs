@@ -8,6 +8,7 @@
 //!   updates by the snapshot.
 //! - [`deadline`]: the request's timeout from the route and the caller's
 //!   `grpc-timeout`, and the `grpc-timeout` each attempt carries.
+//! - [`fault`]: which requests to delay or abort on purpose.
 //! - [`retry`]: whether and when to try again (Envoy's `retry_on`, backoff
 //!   with full jitter, `Retry-After` and `grpc-retry-pushback-ms`, the
 //!   retry budget, hedging), and the per-request attempt loop
@@ -20,6 +21,7 @@
 pub mod breaker;
 mod cluster;
 pub mod deadline;
+pub mod fault;
 pub mod outlier;
 pub mod ratelimit;
 pub mod retry;

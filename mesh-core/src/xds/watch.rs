@@ -100,15 +100,9 @@ pub(crate) fn wanted(
 /// Every cluster a table's routes and mirrors name.
 pub(crate) fn referenced_clusters(table: &RouteTable) -> impl Iterator<Item = String> + '_ {
     table.virtual_hosts().iter().flat_map(|vh| {
-        vh.routes.iter().flat_map(|route| {
-            let action = &route.action;
-            let mirrors = action.mirrors.iter().map(|m| &m.backend);
-            action
-                .destination
-                .backends()
-                .chain(mirrors)
-                .map(|b| b.cluster.to_string())
-        })
+        vh.routes
+            .iter()
+            .flat_map(|route| route.action.all_backends().map(|b| b.cluster.to_string()))
     })
 }
 

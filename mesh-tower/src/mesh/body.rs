@@ -16,11 +16,13 @@ use mesh_core::resilience::breaker::LimitPermit;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// A response body from the mesh: the transport's body, unchanged.
+    /// A response body from the mesh: the transport's body, unchanged, or
+    /// no body at all for an answer the mesh made itself (an injected
+    /// abort).
     #[derive(Debug)]
     pub struct MeshBody<B> {
         #[pin]
-        inner: B,
+        inner: Option<B>,
         in_flight: Option<InFlight>,
     }
 }
@@ -36,11 +38,22 @@ pub(crate) struct InFlight {
 impl<B: Body> MeshBody<B> {
     pub(super) fn new(inner: B, in_flight: InFlight) -> Self {
         let in_flight = (!inner.is_end_stream()).then_some(in_flight);
-        Self { inner, in_flight }
+        Self {
+            inner: Some(inner),
+            in_flight,
+        }
     }
 
-    /// The transport's body.
-    pub fn into_inner(self) -> B {
+    /// An empty body, for an answer that never reached an endpoint.
+    pub(super) fn empty() -> Self {
+        Self {
+            inner: None,
+            in_flight: None,
+        }
+    }
+
+    /// The transport's body; `None` when the mesh answered itself.
+    pub fn into_inner(self) -> Option<B> {
         self.inner
     }
 }
@@ -54,7 +67,10 @@ impl<B: Body> Body for MeshBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(inner.poll_frame(cx));
         if !matches!(frame, Some(Ok(_))) {
             this.in_flight.take();
         }
@@ -62,10 +78,12 @@ impl<B: Body> Body for MeshBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }

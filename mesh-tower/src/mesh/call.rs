@@ -11,6 +11,9 @@
 //! try again, inside the cluster's retry budget. Nothing is decided here:
 //! this file only waits, sends and reports.
 //!
+//! Before the first attempt come the route's injected faults (delay,
+//! abort) and its mirrors: shadow copies sent fire and forget.
+//!
 //! A request without a retry policy still counts as active in the
 //! cluster's retry budget while it waits for its response head, so the
 //! budget scales with all of the cluster's traffic.
@@ -18,16 +21,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::header::{CONTENT_TYPE, HOST};
 use http::request::Parts;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
+use mesh_core::config::AbortCode;
 use mesh_core::lb::Pick;
 use mesh_core::resilience::breaker::Resource;
 use mesh_core::resilience::deadline::{self, GRPC_TIMEOUT};
+use mesh_core::resilience::fault;
 use mesh_core::resilience::outlier::CallResult;
 use mesh_core::resilience::retry::{FailureKind, HostId, Next, Outcome, RetryState};
 use mesh_core::rng::ThreadRng;
-use mesh_core::{Error, ErrorKind, RequestHead, Routed, SnapshotHandle};
+use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle};
 use tower::ServiceExt;
 use tower_service::Service;
 
@@ -45,14 +51,14 @@ pub(crate) async fn call<S, B, ResBody>(
     request: Request<B>,
 ) -> Result<Response<MeshBody<ResBody>>, Error>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>>,
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
     S::Error: Into<BoxError>,
-    B: Body,
+    B: Body + Send + 'static,
     B::Data: bytes::Buf,
     B::Error: Into<BoxError>,
-    ResBody: Body,
+    ResBody: Body + Send + 'static,
 {
-    let started = now();
     let snapshot = snapshots.load();
     let (head, body) = request.into_parts();
     let routed = snapshot.route(
@@ -60,6 +66,18 @@ where
         &mut ThreadRng,
     )?;
     let action = &routed.route.action;
+    // Faults come first: Envoy's fault filter runs before its router, so
+    // an injected delay does not count against the request's timeout.
+    if let Some(policy) = &action.fault {
+        let injected = fault::inject(policy, &mut ThreadRng);
+        if let Some(delay) = injected.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(code) = injected.abort {
+            return Ok(aborted(code));
+        }
+    }
+    let started = now();
     let timeout = deadline::request_timeout(
         action.timeout,
         action.max_stream_duration,
@@ -69,26 +87,37 @@ where
         request: timeout.and_then(|t| started.checked_add(t)),
         timeout,
     };
-    let Some(policy) = action.retry.as_deref() else {
+    let mirrors = routed.mirrors(&mut ThreadRng);
+    let policy = action.retry.as_deref();
+    let (mut body, replayer) = if policy.is_some() || !mirrors.is_empty() {
+        let (body, replayer) = ReplayBody::retryable(body, DEFAULT_REPLAY_LIMIT)
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::InvalidRequest, "reading the request body failed")
+                    .with_source(e.into())
+            })?;
+        (body, Some(replayer))
+    } else {
+        (ReplayBody::passthrough(body), None)
+    };
+    if let Some(replayer) = &replayer {
+        for target in mirrors {
+            shadow(&transport, &head, &routed, target, replayer);
+        }
+    }
+
+    let (Some(policy), Some(replayer)) = (policy, replayer) else {
         let _active = routed.resilience.budget().request_started();
         let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
         let attempt = Attempt::start(&routed, pick)?;
-        let body = ReplayBody::passthrough(body);
         let sent = attempt
             .send(&mut transport, &head, body, deadlines.request, &deadlines)
             .await?;
         attempt.report(&routed, &sent.outcome());
         return attempt.finish(sent);
     };
-
     let budget = routed.resilience.budget().clone();
     let mut retry = RetryState::new(policy, budget, None, started, timeout);
-    let (mut body, replayer) = ReplayBody::retryable(body, DEFAULT_REPLAY_LIMIT)
-        .await
-        .map_err(|e| {
-            Error::new(ErrorKind::InvalidRequest, "reading the request body failed")
-                .with_source(e.into())
-        })?;
     loop {
         let excluded = retry.excluded_hosts();
         let pick =
@@ -116,6 +145,84 @@ where
                 "a retry of a body that cannot be replayed",
             )
         })?;
+    }
+}
+
+/// The answer to a request aborted by fault injection: the HTTP status,
+/// or a trailers-only gRPC response with the status code.
+fn aborted<R: Body>(code: AbortCode) -> Response<MeshBody<R>> {
+    let mut response = Response::new(MeshBody::empty());
+    match code {
+        AbortCode::Http(status) => {
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        AbortCode::Grpc(status) => {
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+            headers.insert("grpc-status", HeaderValue::from(status));
+            headers.insert(
+                "grpc-message",
+                HeaderValue::from_static("fault filter abort"),
+            );
+        }
+    }
+    response
+}
+
+/// Sends a shadow copy of the request to `target`, fire and forget: its
+/// answer is dropped unread and its failure or slowness never reaches
+/// the caller. A body still streaming (too large to read up front) has
+/// no copy to send yet, so such a request is not mirrored. As in Envoy,
+/// the copy's `Host` gets a `-shadow` suffix.
+fn shadow<S, B, R>(
+    transport: &S,
+    head: &Parts,
+    routed: &Routed<'_>,
+    target: MirrorTarget,
+    replayer: &crate::retry::Replayer,
+) where
+    S: Service<Request<ReplayBody<B>>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+    R: Send + 'static,
+{
+    let Some(body) = replayer.replay() else {
+        return;
+    };
+    let shadow = Target::new(
+        target.endpoint.clone(),
+        target.backend,
+        target.cluster,
+        routed.route.name.clone(),
+    );
+    let Ok(mut request) = attempt_request(head, body, &shadow, None) else {
+        return;
+    };
+    if let Some(host) = request.headers().get(HOST).and_then(|h| h.to_str().ok())
+        && let Ok(value) = HeaderValue::from_str(&shadow_host(host))
+    {
+        request.headers_mut().insert(HOST, value);
+    }
+    let mut transport = transport.clone();
+    tokio::spawn(async move {
+        let _active = target.endpoint.start_request();
+        let Ok(ready) = transport.ready().await else {
+            return;
+        };
+        let response = ready.call(request);
+        // The shadow's answer, or failure, is dropped unread.
+        let _ = response.await.is_ok();
+    });
+}
+
+/// `host[:port]` with `-shadow` after the host.
+fn shadow_host(host: &str) -> String {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{name}-shadow:{port}")
+        }
+        _ => format!("{host}-shadow"),
     }
 }
 
@@ -258,4 +365,19 @@ fn timed_out(until: Instant, deadlines: &Deadlines) -> Error {
 /// The clock of the request path: tokio's, so paused-time tests drive it.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shadow_suffix_goes_after_the_host() {
+        assert_eq!(
+            shadow_host("production-service"),
+            "production-service-shadow"
+        );
+        assert_eq!(shadow_host("svc:8080"), "svc-shadow:8080");
+        assert_eq!(shadow_host("[::1]:80"), "[::1]-shadow:80");
+    }
 }
