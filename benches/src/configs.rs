@@ -11,10 +11,12 @@
 //!   request reaches the split route (exact, prefix and regex header
 //!   matchers, a URI prefix), which draws 80/20 between subsets `v1` and
 //!   `v2` selected by labels, balances by least request (P2C over requests
-//!   in flight) and arms an 800 ms route timeout (a tokio timer per
-//!   request). Its retry policy, connection pool limits and outlier
-//!   detection load into the model but are not enforced yet (the
-//!   resilience issue), so they cost nothing per request today. A consistent
+//!   in flight), arms the 800 ms route timeout and 250 ms per-try timeout
+//!   (a tokio timer per attempt) and runs the whole resilience chain: the
+//!   retry policy (the request head kept for a retry, the retry budget
+//!   counted), the `max_requests` breaker and outlier detection. Nothing
+//!   fails, so no retry is ever made: what is measured is the cost of
+//!   being ready to. A consistent
 //!   hash policy cannot apply here: Istio makes it the alternative to
 //!   `LEAST_REQUEST`, and the request hash is computed only for ring-hash
 //!   clusters.

@@ -109,8 +109,8 @@ impl fmt::Display for PathKind {
             }
             PathKind::MeshStatic => f.write_str("mesh, static config (routing + balancing)"),
             PathKind::MeshFull => f.write_str(
-                "mesh, full chain (as built so far: routing, subsets, P2C, route timeout; \
-                 retries/breakers/telemetry pending)",
+                "mesh, full chain (routing, subsets, P2C, timeouts, retries, budget, breaker, \
+                 outlier detection; telemetry pending)",
             ),
             PathKind::Sidecar(kind) => write!(f, "sidecar pair: {kind} → {kind}"),
         }

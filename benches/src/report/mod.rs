@@ -187,13 +187,16 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "3. **mesh, full chain** (as built so far: routing, subsets, P2C, route timeout; \
-             retries/breakers/telemetry pending): the order-service canary — three \
+            "3. **mesh, full chain** (routing, subsets, P2C, timeouts, retries, budget, \
+             breaker, outlier detection; telemetry pending): the order-service canary — three \
              header-matched routes (exact, prefix, regex) scanned and missed, then a URI-prefix \
              route splitting 80/20 between subsets v1/v2 by label, least request (P2C) over \
-             three endpoints, an 800 ms route timeout (a timer per request). Retry policy, \
-             pool limits and outlier detection are loaded but not enforced yet; a hash policy \
-             cannot apply (Istio makes consistent hashing the alternative to least request)."
+             three endpoints, an 800 ms route timeout and a 250 ms per-try timeout (a timer \
+             per attempt), a retry policy (3 attempts on 5xx, reset, connect-failure: the \
+             request head copied for a retry, the retry budget counted), the `max_requests` \
+             breaker (a permit per attempt) and outlier detection (every outcome recorded); \
+             nothing fails, so no retry is made. A hash policy cannot apply (Istio makes \
+             consistent hashing the alternative to least request)."
         );
         let _ = writeln!(
             out,

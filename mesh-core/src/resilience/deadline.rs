@@ -17,10 +17,10 @@
 
 use std::time::Duration;
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 
 /// The header name.
-pub const GRPC_TIMEOUT: &str = "grpc-timeout";
+pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// The timeout of a request on a route with `route_timeout` and
 /// `max_stream_duration`, given the request's `grpc-timeout` header.

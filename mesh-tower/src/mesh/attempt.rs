@@ -1,7 +1,7 @@
 //! One attempt of a request: the request as sent to the chosen endpoint,
 //! and what its result means for retries and outlier detection.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use http::request::Parts;
 use http::uri::{PathAndQuery, Scheme};
@@ -16,15 +16,14 @@ use crate::target::wants_http2;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The request of one attempt: a copy of the caller's head (or the head
-/// itself, for the last use) pointed at `target`'s endpoint, with `body`.
-/// `remaining`, when the caller sent a `grpc-timeout`, is what the
-/// upstream is told is left.
+/// The request of one attempt: a copy of the caller's head pointed at
+/// `target`'s endpoint, with `body`. When the caller sent a
+/// `grpc-timeout`, the upstream is told what is left until `until`.
 pub(super) fn attempt_request<B>(
     head: &Parts,
     body: B,
     target: &Target,
-    remaining: Option<Duration>,
+    until: Option<Instant>,
 ) -> Result<Request<B>, Error> {
     let mut request = Request::new(body);
     *request.method_mut() = head.method.clone();
@@ -33,9 +32,10 @@ pub(super) fn attempt_request<B>(
     *request.headers_mut() = head.headers.clone();
     *request.extensions_mut() = head.extensions.clone();
     request.extensions_mut().insert(target.clone());
-    if let Some(remaining) = remaining
+    if let Some(until) = until
         && request.headers().contains_key(GRPC_TIMEOUT)
     {
+        let remaining = until.saturating_duration_since(super::call::now());
         request
             .headers_mut()
             .insert(GRPC_TIMEOUT, format_grpc_timeout(remaining));
@@ -79,12 +79,23 @@ fn rewrite<B>(request: &mut Request<B>, target: &Target) -> Result<(), Error> {
 }
 
 /// The facts of a response head that retries and outlier detection read.
-pub(super) fn response_outcome<B>(response: &http::Response<B>) -> Outcome {
-    Outcome::Response(Response::from_headers(
-        response.status().as_u16(),
-        response.headers(),
-        SystemTime::now(),
-    ))
+/// A success (below 400) of a request that is not gRPC is its status
+/// alone: no header of it can make it retriable (an
+/// `x-envoy-ratelimited` on a success is ignored), and the common case
+/// does no header lookup.
+pub(super) fn response_outcome<B>(response: &http::Response<B>, grpc: bool) -> Outcome {
+    let status = response.status().as_u16();
+    if status < 400 && !grpc {
+        return Outcome::status(status);
+    }
+    let headers = response.headers();
+    // The wall clock only matters to a `Retry-After` date.
+    let now = if headers.contains_key(http::header::RETRY_AFTER) {
+        SystemTime::now()
+    } else {
+        SystemTime::UNIX_EPOCH
+    };
+    Outcome::Response(Response::from_headers(status, headers, now))
 }
 
 /// How a transport error failed the attempt: a connection never made, a

@@ -87,6 +87,7 @@ where
         request: timeout.and_then(|t| started.checked_add(t)),
         timeout,
     };
+    let grpc = is_grpc(&head.headers);
     let mirrors = routed.mirrors(&mut ThreadRng);
     let policy = action.retry.as_deref();
     let (mut body, replayer) = if policy.is_some() || !mirrors.is_empty() {
@@ -113,22 +114,23 @@ where
         let sent = attempt
             .send(&mut transport, &head, body, deadlines.request, &deadlines)
             .await?;
-        attempt.report(&routed, &sent.outcome());
+        attempt.report(&routed, &sent.outcome(grpc));
         return attempt.finish(sent);
     };
     let budget = routed.resilience.budget().clone();
     let mut retry = RetryState::new(policy, budget, None, started, timeout);
+    let mut attempt_start = started;
     loop {
         let excluded = retry.excluded_hosts();
         let pick =
             routed.pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
         let attempt = Attempt::start(&routed, pick)?;
         let host = HostId::of(attempt.pick.slot);
-        let until = retry.per_try_deadline(now());
+        let until = retry.per_try_deadline(attempt_start);
         let sent = attempt
             .send(&mut transport, &head, body, until, &deadlines)
             .await?;
-        let outcome = sent.outcome();
+        let outcome = sent.outcome(grpc);
         attempt.report(&routed, &outcome);
         retry.set_body_replayable(replayer.is_replayable());
         let delay = match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
@@ -139,6 +141,7 @@ where
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        attempt_start = now();
         body = replayer.replay().ok_or_else(|| {
             Error::new(
                 ErrorKind::Internal,
@@ -248,9 +251,9 @@ enum Sent<R> {
 }
 
 impl<R> Sent<R> {
-    fn outcome(&self) -> Outcome {
+    fn outcome(&self, grpc: bool) -> Outcome {
         match self {
-            Self::Response(response) => response_outcome(response),
+            Self::Response(response) => response_outcome(response, grpc),
             Self::Failed(kind, _) => Outcome::Failure(*kind),
         }
     }
@@ -303,8 +306,7 @@ impl<'s> Attempt<'s> {
         S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
         S::Error: Into<BoxError>,
     {
-        let remaining = until.map(|u| u.saturating_duration_since(now()));
-        let request = attempt_request(head, body, &self.target, remaining)?;
+        let request = attempt_request(head, body, &self.target, until)?;
         let ready = transport.ready().await.map_err(transport_error)?;
         let response = ready.call(request);
         let result = match until {
@@ -362,8 +364,15 @@ fn timed_out(until: Instant, deadlines: &Deadlines) -> Error {
     Error::new(ErrorKind::Timeout, message)
 }
 
+/// Whether the request is gRPC (its answers carry `grpc-status`).
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
 /// The clock of the request path: tokio's, so paused-time tests drive it.
-fn now() -> Instant {
+pub(super) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 

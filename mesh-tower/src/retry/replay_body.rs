@@ -76,7 +76,9 @@ pin_project! {
 /// A handle on a recording, to replay it for a retry.
 #[derive(Debug, Clone)]
 pub struct Replayer {
-    recording: Arc<Mutex<Recording>>,
+    /// `None` for an empty body: nothing to record, always replayable
+    /// (most requests that retry are bodiless GETs; they allocate nothing).
+    recording: Option<Arc<Mutex<Recording>>>,
 }
 
 impl<B> ReplayBody<B> {
@@ -85,7 +87,7 @@ impl<B> ReplayBody<B> {
     pub fn recording(body: B, limit: usize) -> (Self, Replayer) {
         let recording = Arc::new(Mutex::new(Recording::default()));
         let replayer = Replayer {
-            recording: recording.clone(),
+            recording: Some(recording.clone()),
         };
         let inner = Inner::Recording {
             body,
@@ -103,6 +105,9 @@ impl<B> ReplayBody<B> {
         B: Body,
         B::Data: Buf,
     {
+        if body.is_end_stream() {
+            return Ok((Self::empty(), Replayer { recording: None }));
+        }
         let fits = body.size_hint().upper().is_some_and(|n| n <= limit as u64);
         if !fits {
             return Ok(Self::recording(body, limit));
@@ -121,7 +126,7 @@ impl<B> ReplayBody<B> {
         }
         recording.complete = true;
         let replayer = Replayer {
-            recording: Arc::new(Mutex::new(recording)),
+            recording: Some(Arc::new(Mutex::new(recording))),
         };
         let body = replayer.replay().unwrap_or_else(|| Self::empty());
         Ok((body, replayer))
@@ -148,7 +153,10 @@ impl<B> ReplayBody<B> {
 impl Replayer {
     /// The body again, if the first attempt sent all of it and it fit.
     pub fn replay<B>(&self) -> Option<ReplayBody<B>> {
-        let recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(recording) = &self.recording else {
+            return Some(ReplayBody::empty());
+        };
+        let recording = recording.lock().unwrap_or_else(|p| p.into_inner());
         (recording.complete && !recording.overflowed).then(|| ReplayBody {
             inner: Inner::Replay {
                 chunks: recording.chunks.clone(),
@@ -160,8 +168,10 @@ impl Replayer {
 
     /// Whether [`Self::replay`] would give a body now.
     pub fn is_replayable(&self) -> bool {
-        let recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
-        recording.complete && !recording.overflowed
+        self.recording.as_ref().is_none_or(|recording| {
+            let recording = recording.lock().unwrap_or_else(|p| p.into_inner());
+            recording.complete && !recording.overflowed
+        })
     }
 }
 

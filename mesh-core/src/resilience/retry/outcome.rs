@@ -7,9 +7,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use super::pushback::{PushBack, parse_grpc_pushback, parse_retry_after};
+
+// Parsed once: a lookup by `&str` parses the name on every call.
+const X_ENVOY_OVERLOADED: HeaderName = HeaderName::from_static("x-envoy-overloaded");
+const X_ENVOY_RATELIMITED: HeaderName = HeaderName::from_static("x-envoy-ratelimited");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_RETRY_PUSHBACK_MS: HeaderName = HeaderName::from_static("grpc-retry-pushback-ms");
 
 /// How an attempt failed without a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,8 +107,8 @@ impl Response {
         response.retry_after = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|v| parse_retry_after(v, now));
-        response.envoy_overloaded = headers.contains_key("x-envoy-overloaded");
-        response.envoy_ratelimited = headers.contains_key("x-envoy-ratelimited");
+        response.envoy_overloaded = headers.contains_key(X_ENVOY_OVERLOADED);
+        response.envoy_ratelimited = headers.contains_key(X_ENVOY_RATELIMITED);
         response.apply_grpc_headers(headers);
         response
     }
@@ -116,14 +122,12 @@ impl Response {
     fn apply_grpc_headers(&mut self, headers: &HeaderMap) {
         if self.grpc_status.is_none() {
             self.grpc_status = headers
-                .get("grpc-status")
+                .get(GRPC_STATUS)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
         }
         if self.grpc_pushback.is_none() {
-            self.grpc_pushback = headers
-                .get("grpc-retry-pushback-ms")
-                .map(parse_grpc_pushback);
+            self.grpc_pushback = headers.get(GRPC_RETRY_PUSHBACK_MS).map(parse_grpc_pushback);
         }
     }
 
