@@ -1,7 +1,7 @@
 //! End to end, resilience: real backends on loopback that fail, hang or
 //! reset, behind `MeshClient`, and what retries, the retry budget, outlier
-//! detection, timeouts, the request breaker, fault injection and
-//! mirroring make of them.
+//! detection, timeouts, the request breaker, the local rate limit, fault
+//! injection and mirroring make of them.
 //!
 //! Requests are sent one after another and the backends fail on a fixed
 //! pattern, so every count below is exact; the only clock assertions are
@@ -19,6 +19,7 @@ use mesh_core::config::{
     LbPolicy, Listener, MeshConfig, OutlierDetection, RetryBudget, RetryOn, RetryPolicy, Route,
     RouteAction, RouteMatch, RouteTable, VirtualHost,
 };
+use mesh_core::resilience::ratelimit::{LocalRateLimit, TokenBucket, TokenBucketConfig};
 use mesh_core::{Error, ErrorKind};
 use mesh_tests::faulty::{Behavior, FaultyBackend};
 use mesh_tests::get;
@@ -493,4 +494,27 @@ async fn traffic_fails_over_to_the_next_priority_and_comes_back() {
     let remote_before = remote.requests();
     assert_eq!(mesh.successes(20).await, 20);
     assert_eq!(remote.requests(), remote_before, "priority 1 idle again");
+}
+
+#[tokio::test]
+async fn past_its_local_rate_limit_a_route_refuses_with_a_typed_error() {
+    let limited = |a: &mut RouteAction| {
+        let config = TokenBucketConfig {
+            max_tokens: 3,
+            tokens_per_fill: 1,
+            fill_interval: Duration::from_secs(60),
+        };
+        a.rate_limit = Some(Arc::new(LocalRateLimit {
+            bucket: TokenBucket::full(config).expect("a bucket"),
+            enabled: Fraction::new(1, 1),
+            enforced: Fraction::new(1, 1),
+        }));
+    };
+    let mesh = Mesh::start(&[Behavior::Ok], limited, as_is).await;
+    assert_eq!(mesh.successes(3).await, 3, "the bucket starts full");
+    for _ in 0..5 {
+        let error = mesh.get().await.expect_err("limited");
+        assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}");
+    }
+    assert_eq!(mesh.backends[0].requests(), 3, "refused before sending");
 }

@@ -14,6 +14,7 @@ use super::domain::DomainIndex;
 use super::matcher::{FullRegex, HeaderMatcher, QueryParamMatcher};
 use super::policy::{FaultPolicy, Fraction, MirrorPolicy, RetryPolicy};
 use super::{ConfigError, DomainPattern};
+use crate::resilience::ratelimit::LocalRateLimit;
 
 /// Endpoint labels (Istio's pod labels; Envoy's `envoy.lb` metadata).
 pub type Labels = BTreeMap<String, String>;
@@ -322,6 +323,9 @@ pub struct RouteAction {
     pub mirrors: Vec<MirrorPolicy>,
     /// Injected faults (enforced by the resilience layer).
     pub fault: Option<FaultPolicy>,
+    /// The local rate limit, with its live bucket (shared by the routes
+    /// of a virtual host that sets it there).
+    pub rate_limit: Option<Arc<LocalRateLimit>>,
 }
 
 impl RouteAction {
@@ -343,6 +347,7 @@ impl RouteAction {
             hash_policy: Vec::new(),
             mirrors: Vec::new(),
             fault: None,
+            rate_limit: None,
         }
     }
 }

@@ -4,11 +4,19 @@
 //! `tokens_per_fill`, never past the maximum; each request takes one token
 //! or fails at once with the engine's `RateLimited` error. Refills are
 //! computed from the time passed, so no timer runs.
+//!
+//! A [`LocalRateLimit`] is what a route carries (Envoy's
+//! `local_ratelimit` filter configured per route or virtual host): the
+//! bucket and the fractions of requests the limit is enabled and enforced
+//! for. The bucket lives with the route configuration, so it keeps its
+//! tokens for as long as the route table is unchanged, as Envoy's
+//! per-route filter config does.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Fraction};
+use crate::rng::MeshRng;
 
 /// A token bucket's settings (Envoy's `local_ratelimit` `token_bucket`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +57,9 @@ impl TokenBucketConfig {
 #[derive(Debug)]
 struct Bucket {
     tokens: u32,
-    filled_at: Instant,
+    /// When the last fill was due; `None` until the first request (the
+    /// bucket starts full then).
+    filled_at: Option<Instant>,
 }
 
 /// A token bucket shared by the requests it limits.
@@ -62,19 +72,35 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket at `now`.
     pub fn new(config: TokenBucketConfig, now: Instant) -> Result<Self, ConfigError> {
+        let bucket = Self::full(config)?;
+        bucket.lock().filled_at = Some(now);
+        Ok(bucket)
+    }
+
+    /// A full bucket whose clock starts at its first use.
+    pub fn full(config: TokenBucketConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
             config,
             bucket: Mutex::new(Bucket {
                 tokens: config.max_tokens,
-                filled_at: now,
+                filled_at: None,
             }),
         })
     }
 
+    /// The settings.
+    pub fn config(&self) -> &TokenBucketConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
+        self.bucket.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Takes a token at `now`; `false` when the bucket is empty.
     pub fn try_acquire(&self, now: Instant) -> bool {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bucket = self.lock();
         self.refill(&mut bucket, now);
         if bucket.tokens == 0 {
             return false;
@@ -85,13 +111,14 @@ impl TokenBucket {
 
     /// Tokens left at `now`.
     pub fn available(&self, now: Instant) -> u32 {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bucket = self.lock();
         self.refill(&mut bucket, now);
         bucket.tokens
     }
 
     fn refill(&self, bucket: &mut Bucket, now: Instant) {
-        let passed = now.saturating_duration_since(bucket.filled_at);
+        let filled_at = *bucket.filled_at.get_or_insert(now);
+        let passed = now.saturating_duration_since(filled_at);
         let fills = passed.as_nanos() / self.config.fill_interval.as_nanos().max(1);
         if fills == 0 {
             return;
@@ -101,10 +128,33 @@ impl TokenBucket {
         bucket.tokens = tokens as u32;
         // Keep the phase: the next fill is due one interval after the last.
         let fills = u32::try_from(fills).unwrap_or(u32::MAX);
-        bucket.filled_at = bucket
-            .filled_at
-            .checked_add(self.config.fill_interval.saturating_mul(fills))
-            .unwrap_or(now);
+        bucket.filled_at = Some(
+            filled_at
+                .checked_add(self.config.fill_interval.saturating_mul(fills))
+                .unwrap_or(now),
+        );
+    }
+}
+
+/// A route's local rate limit: the bucket, and the fractions of requests
+/// it applies to (Envoy's `filter_enabled`, then of those
+/// `filter_enforced`; both default to 0 % in Envoy, "for safety").
+#[derive(Debug)]
+pub struct LocalRateLimit {
+    /// The bucket every limited request takes a token from.
+    pub bucket: TokenBucket,
+    /// The requests the limit counts.
+    pub enabled: Fraction,
+    /// Of those, the requests refused when the bucket is empty (the others
+    /// go through).
+    pub enforced: Fraction,
+}
+
+impl LocalRateLimit {
+    /// Whether a request at `now` is refused.
+    pub fn refuses(&self, now: Instant, rng: &mut dyn MeshRng) -> bool {
+        let mut drawn = |f: Fraction| rng.below(1_000_000) < u64::from(f.per_million());
+        drawn(self.enabled) && !self.bucket.try_acquire(now) && drawn(self.enforced)
     }
 }
 
@@ -187,5 +237,53 @@ mod tests {
             })
             .contains("fill_interval")
         );
+    }
+}
+
+#[cfg(test)]
+mod route_limit_tests {
+    use super::*;
+    use crate::rng::SeededRng;
+
+    fn limit(enabled: Fraction, enforced: Fraction) -> LocalRateLimit {
+        let config = TokenBucketConfig {
+            max_tokens: 2,
+            tokens_per_fill: 1,
+            fill_interval: Duration::from_secs(1),
+        };
+        LocalRateLimit {
+            bucket: TokenBucket::full(config).unwrap(),
+            enabled,
+            enforced,
+        }
+    }
+
+    #[test]
+    fn an_enforced_limit_refuses_past_the_bucket_until_it_refills() {
+        let all = Fraction::new(1, 1);
+        let l = limit(all, all);
+        let mut rng = SeededRng::new(1);
+        let t = Instant::now();
+        assert!(!l.refuses(t, &mut rng), "full at first use");
+        assert!(!l.refuses(t + Duration::from_millis(10), &mut rng));
+        assert!(l.refuses(t + Duration::from_millis(20), &mut rng));
+        assert!(
+            !l.refuses(t + Duration::from_secs(1), &mut rng),
+            "one token back"
+        );
+        assert!(l.refuses(t + Duration::from_secs(1), &mut rng));
+    }
+
+    #[test]
+    fn a_limit_not_enabled_or_not_enforced_refuses_nothing() {
+        let mut rng = SeededRng::new(2);
+        let t = Instant::now();
+        for (enabled, enforced) in [
+            (Fraction::new(0, 1), Fraction::new(1, 1)),
+            (Fraction::new(1, 1), Fraction::new(0, 1)),
+        ] {
+            let l = limit(enabled, enforced);
+            assert!((0..10).all(|_| !l.refuses(t, &mut rng)));
+        }
     }
 }

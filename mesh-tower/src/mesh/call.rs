@@ -11,8 +11,9 @@
 //! try again, inside the cluster's retry budget. Nothing is decided here:
 //! this file only waits, sends and reports.
 //!
-//! Before the first attempt come the route's injected faults (delay,
-//! abort) and its mirrors: shadow copies sent fire and forget.
+//! Before the first attempt come the route's local rate limit (a refusal
+//! is a `RateLimited` error), its injected faults (delay, abort) and its
+//! mirrors: shadow copies sent fire and forget.
 //!
 //! A request without a retry policy still counts as active in the
 //! cluster's retry budget while it waits for its response head, so the
@@ -66,7 +67,15 @@ where
         &mut ThreadRng,
     )?;
     let action = &routed.route.action;
-    // Faults come first: Envoy's fault filter runs before its router, so
+    if let Some(limit) = &action.rate_limit
+        && limit.refuses(now(), &mut ThreadRng)
+    {
+        return Err(Error::new(
+            ErrorKind::RateLimited,
+            format!("route {:?}: local rate limit exceeded", routed.route.name),
+        ));
+    }
+    // Faults come next: Envoy's fault filter runs before its router, so
     // an injected delay does not count against the request's timeout.
     if let Some(policy) = &action.fault {
         let injected = fault::inject(policy, &mut ThreadRng);

@@ -20,6 +20,7 @@ mod endpoint;
 mod listener;
 mod matcher;
 mod policy;
+mod ratelimit;
 mod resilience;
 mod route;
 
@@ -57,6 +58,9 @@ pub mod type_url {
     /// A cluster's TLS transport socket.
     pub const UPSTREAM_TLS_CONTEXT: &str =
         "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+    /// The local rate limit filter's config (per route or virtual host).
+    pub const LOCAL_RATE_LIMIT: &str =
+        "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
     /// A cluster's plain-text transport socket.
     pub const RAW_BUFFER: &str =
         "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";

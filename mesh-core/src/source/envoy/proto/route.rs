@@ -9,6 +9,8 @@
 //! Envoy's 15 s; `0s` disables it. A virtual host's `retry_policy` applies
 //! to its routes that have none.
 
+use super::ratelimit::local_rate_limit;
+use crate::resilience::ratelimit::LocalRateLimit;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,14 +71,17 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
                 .map_err(|e| ConfigError::field(format!("domains[{i}]"), e.reason))
         })
         .collect::<Result<_, _>>()?;
-    let retry = vh
-        .retry_policy
-        .as_ref()
-        .map(retry_policy)
-        .transpose()
-        .at("retry_policy")?
-        .map(Arc::new);
-    let routes = each(&vh.routes, "routes", |r| route(r, retry.as_ref()))?;
+    let host = HostPolicies {
+        retry: vh
+            .retry_policy
+            .as_ref()
+            .map(retry_policy)
+            .transpose()
+            .at("retry_policy")?
+            .map(Arc::new),
+        rate_limit: local_rate_limit(&vh.typed_per_filter_config)?,
+    };
+    let routes = each(&vh.routes, "routes", |r| route(r, &host))?;
     Ok(VirtualHost {
         name: vh.name.as_str().into(),
         domains,
@@ -84,7 +89,14 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
     })
 }
 
-fn route(r: &PbRoute, host_retry: Option<&Arc<RetryPolicy>>) -> Result<Route, ConfigError> {
+/// What a virtual host sets for the routes that do not set their own
+/// (one shared rate-limit bucket for all of them, as in Envoy).
+struct HostPolicies {
+    retry: Option<Arc<RetryPolicy>>,
+    rate_limit: Option<Arc<LocalRateLimit>>,
+}
+
+fn route(r: &PbRoute, host: &HostPolicies) -> Result<Route, ConfigError> {
     let matcher = route_match(required(r.r#match.as_ref(), "match")?).at("match")?;
     let unsupported_action = |field: &str, what: &str| {
         ConfigError::field(
@@ -93,7 +105,14 @@ fn route(r: &PbRoute, host_retry: Option<&Arc<RetryPolicy>>) -> Result<Route, Co
         )
     };
     let action = match &r.action {
-        Some(Action::Route(a)) => route_action(a, host_retry).at("route")?,
+        Some(Action::Route(a)) => {
+            let mut action = route_action(a, host.retry.as_ref()).at("route")?;
+            action.rate_limit = match local_rate_limit(&r.typed_per_filter_config)? {
+                Some(own) => Some(own),
+                None => host.rate_limit.clone(),
+            };
+            action
+        }
         Some(Action::Redirect(_)) => return Err(unsupported_action("redirect", "redirect")),
         Some(Action::DirectResponse(_)) => {
             return Err(unsupported_action("direct_response", "direct response"));
