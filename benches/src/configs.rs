@@ -1,4 +1,4 @@
-//! The two mesh configurations the harness sends traffic through, as Istio
+//! The mesh configurations the harness sends traffic through, as Istio
 //! YAML loaded with `mesh_core::source::istio::load` (the same path as the
 //! quickstart and the end-to-end tests).
 //!
@@ -16,7 +16,9 @@
 //!   retry policy (the request head kept for a retry, the retry budget
 //!   counted), the `max_requests` breaker and outlier detection. Nothing
 //!   fails, so no retry is ever made: what is measured is the cost of
-//!   being ready to. A consistent
+//!   being ready to. [`routing_only_yaml`] is the same without any of
+//!   it, so the difference between the two is the resilience chain's cost.
+//!   A consistent
 //!   hash policy cannot apply here: Istio makes it the alternative to
 //!   `LEAST_REQUEST`, and the request hash is computed only for ring-hash
 //!   clusters.
@@ -47,9 +49,40 @@ spec:
     )
 }
 
+/// The full chain's resilience: the route's retries, the rule's pool
+/// limits and outlier detection.
+const RESILIENCE: [&str; 2] = [
+    "retries:
+      attempts: 3
+      perTryTimeout: 250ms
+      retryOn: 5xx,reset,connect-failure",
+    "    connectionPool:
+      http: {http2MaxRequests: 1000, http1MaxPendingRequests: 100}
+    outlierDetection:
+      consecutive5xxErrors: 5
+      interval: 10s
+      baseEjectionTime: 30s
+      maxEjectionPercent: 50
+",
+];
+
+/// The same without them: no retries (Istio would otherwise apply its
+/// default policy), no limits, no outlier detection.
+const NO_RESILIENCE: [&str; 2] = ["retries: {attempts: 0}", ""];
+
 /// The full chain over three endpoints on 127.0.0.1: `ports[0]` and
 /// `ports[1]` are version v1, `ports[2]` is v2.
 pub fn full_chain_yaml(ports: [u16; 3]) -> String {
+    chain_yaml(ports, RESILIENCE)
+}
+
+/// [`full_chain_yaml`]'s routing and balancing alone: what the full chain
+/// costs without its resilience.
+pub fn routing_only_yaml(ports: [u16; 3]) -> String {
+    chain_yaml(ports, NO_RESILIENCE)
+}
+
+fn chain_yaml(ports: [u16; 3], [retries, policies]: [&str; 2]) -> String {
     let [a, b, c] = ports;
     format!(
         r#"apiVersion: networking.istio.io/v1beta1
@@ -86,10 +119,7 @@ spec:
     - destination: {{host: {HOST}, subset: v2}}
       weight: 20
     timeout: 800ms
-    retries:
-      attempts: 3
-      perTryTimeout: 250ms
-      retryOn: 5xx,reset,connect-failure
+    {retries}
 ---
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
@@ -98,14 +128,7 @@ spec:
   host: {HOST}
   trafficPolicy:
     loadBalancer: {{simple: LEAST_REQUEST}}
-    connectionPool:
-      http: {{http2MaxRequests: 1000, http1MaxPendingRequests: 100}}
-    outlierDetection:
-      consecutive5xxErrors: 5
-      interval: 10s
-      baseEjectionTime: 30s
-      maxEjectionPercent: 50
-  subsets:
+{policies}  subsets:
   - name: v1
     labels: {{version: v1}}
   - name: v2
@@ -137,13 +160,55 @@ spec:
 mod tests {
     use super::*;
 
+    fn load(yaml: &str) -> mesh_core::config::MeshConfig {
+        mesh_core::source::istio::load(yaml)
+            .and_then(|b| b.build())
+            .expect("loads")
+    }
+
     #[test]
-    fn both_configs_load_and_route() {
-        for yaml in [static_yaml(18080), full_chain_yaml([18081, 18082, 18083])] {
-            let config = mesh_core::source::istio::load(&yaml)
-                .and_then(|b| b.build())
-                .expect("loads");
-            assert!(config.listeners().count() >= 1);
+    fn every_config_loads_and_routes() {
+        let ports = [18081, 18082, 18083];
+        for yaml in [
+            static_yaml(18080),
+            full_chain_yaml(ports),
+            routing_only_yaml(ports),
+        ] {
+            assert!(load(&yaml).listeners().count() >= 1);
         }
+    }
+
+    #[test]
+    fn routing_only_is_the_full_chain_without_its_resilience() {
+        let ports = [18081, 18082, 18083];
+        let split = |config: &mesh_core::config::MeshConfig| {
+            let table = config.route_tables().next().expect("a table").clone();
+            let route = table.virtual_hosts()[0]
+                .routes
+                .last()
+                .expect("a route")
+                .clone();
+            route.action
+        };
+        let (full, bare) = (
+            load(&full_chain_yaml(ports)),
+            load(&routing_only_yaml(ports)),
+        );
+        assert!(split(&full).retry.is_some());
+        assert!(split(&bare).retry.is_none());
+        assert_eq!(split(&full).timeout, split(&bare).timeout);
+        let cluster = |c: &mesh_core::config::MeshConfig| {
+            let c = c.clusters().next().expect("a cluster").clone();
+            (
+                c.outlier_detection.is_some(),
+                c.circuit_breakers.max_requests,
+                c.lb_policy,
+            )
+        };
+        assert!(cluster(&full).0);
+        assert!(!cluster(&bare).0);
+        assert_eq!(cluster(&full).1, 1000);
+        assert_eq!(cluster(&bare).1, u32::MAX);
+        assert_eq!(cluster(&full).2, cluster(&bare).2);
     }
 }

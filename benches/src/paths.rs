@@ -96,6 +96,10 @@ pub enum PathKind {
     MeshStatic,
     /// The mesh with the full chain built so far.
     MeshFull,
+    /// The full chain's routing and balancing without its resilience
+    /// (no retry policy, no breaker limits, no outlier detection): the
+    /// full chain minus this is what resilience costs.
+    MeshRouting,
     /// Two proxies.
     Sidecar(ProxyKind),
 }
@@ -112,6 +116,10 @@ impl fmt::Display for PathKind {
                 "mesh, full chain (routing, subsets, P2C, timeouts, retries, budget, breaker, \
                  outlier detection; telemetry pending)",
             ),
+            PathKind::MeshRouting => f.write_str(
+                "mesh, the full chain's routing only (no retries, breaker limits or outlier \
+                 detection)",
+            ),
             PathKind::Sidecar(kind) => write!(f, "sidecar pair: {kind} → {kind}"),
         }
     }
@@ -125,7 +133,7 @@ impl PathKind {
     /// goes to one port.
     pub fn baseline(self) -> PathKind {
         match self {
-            PathKind::MeshFull | PathKind::RawSpread => PathKind::RawSpread,
+            PathKind::MeshFull | PathKind::MeshRouting | PathKind::RawSpread => PathKind::RawSpread,
             _ => PathKind::Raw,
         }
     }
@@ -137,6 +145,7 @@ impl PathKind {
             PathKind::RawSpread => "raw-spread",
             PathKind::MeshStatic => "mesh-static",
             PathKind::MeshFull => "mesh-full",
+            PathKind::MeshRouting => "mesh-routing",
             PathKind::Sidecar(ProxyKind::Nginx) => "nginx",
             PathKind::Sidecar(ProxyKind::Haproxy) => "haproxy",
         }
@@ -210,6 +219,14 @@ impl Path {
         Self {
             kind: PathKind::MeshFull,
             route: Route::Mesh(configs::full_chain_yaml(ports)),
+        }
+    }
+
+    /// The mesh over [`configs::routing_only_yaml`].
+    pub fn mesh_routing(ports: [u16; 3]) -> Self {
+        Self {
+            kind: PathKind::MeshRouting,
+            route: Route::Mesh(configs::routing_only_yaml(ports)),
         }
     }
 

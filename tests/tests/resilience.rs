@@ -1,7 +1,7 @@
 //! End to end, resilience: real backends on loopback that fail, hang or
 //! reset, behind `MeshClient`, and what retries, the retry budget, outlier
-//! detection, timeouts, the request breaker, the local rate limit, fault
-//! injection and mirroring make of them.
+//! detection, timeouts, the request and route breakers, the local rate
+//! limit, fault injection and mirroring make of them.
 //!
 //! Requests are sent one after another and the backends fail on a fixed
 //! pattern, so every count below is exact; the only clock assertions are
@@ -19,6 +19,7 @@ use mesh_core::config::{
     LbPolicy, Listener, MeshConfig, OutlierDetection, RetryBudget, RetryOn, RetryPolicy, Route,
     RouteAction, RouteMatch, RouteTable, VirtualHost,
 };
+use mesh_core::resilience::breaker::{BreakerConfig, CircuitBreaker, Window};
 use mesh_core::resilience::ratelimit::{LocalRateLimit, TokenBucket, TokenBucketConfig};
 use mesh_core::{Error, ErrorKind};
 use mesh_tests::faulty::{Behavior, FaultyBackend};
@@ -517,4 +518,39 @@ async fn past_its_local_rate_limit_a_route_refuses_with_a_typed_error() {
         assert_eq!(error.kind(), ErrorKind::RateLimited, "{error}");
     }
     assert_eq!(mesh.backends[0].requests(), 3, "refused before sending");
+}
+
+#[tokio::test]
+async fn a_route_breaker_opens_on_failures_then_closes_after_good_trials() {
+    let breaker = |a: &mut RouteAction| {
+        let config = BreakerConfig {
+            failure_rate_threshold: 50.0,
+            window: Window::Count(4),
+            minimum_calls: 4,
+            wait_in_open: Duration::from_millis(200),
+            permitted_calls_in_half_open: 2,
+            ..BreakerConfig::default()
+        };
+        a.breaker = Some(Arc::new(CircuitBreaker::new(config).expect("a breaker")));
+    };
+    let mesh = Mesh::start(&[Behavior::Status(503)], breaker, as_is).await;
+    for _ in 0..4 {
+        assert_eq!(mesh.get().await.expect("an answer"), 503);
+    }
+    for _ in 0..3 {
+        let error = mesh.get().await.expect_err("open");
+        assert_eq!(error.kind(), ErrorKind::Overloaded, "{error}");
+    }
+    assert_eq!(
+        mesh.backends[0].requests(),
+        4,
+        "an open breaker sends nothing"
+    );
+
+    // The backend recovers; after the open time two trials pass and close
+    // the breaker.
+    mesh.backends[0].set(Behavior::Ok);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(mesh.successes(10).await, 10);
+    assert_eq!(mesh.backends[0].answered_ok(), 10);
 }

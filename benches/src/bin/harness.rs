@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! harness [--smoke] [--out FILE] [--reps N] [--no-proxies] [--no-scale] [--no-traffic]
-//!         [--only raw|raw-spread|mesh-static|mesh-full|nginx|haproxy]
+//!         [--only raw|raw-spread|mesh-static|mesh-full|mesh-routing|nginx|haproxy]
 //! ```
 //!
 //! `scripts/bench.sh` installs the proxies, builds this binary and the
@@ -144,6 +144,7 @@ fn run(options: &Options) -> Result<(), String> {
             Path::raw_spread([ports[0], ports[1], ports[2]]),
             Path::mesh_static(backend.port()),
             Path::mesh_full([ports[0], ports[1], ports[2]]),
+            Path::mesh_routing([ports[0], ports[1], ports[2]]),
         ];
         let mut unavailable = Vec::new();
         for (kind, binary) in &binaries {

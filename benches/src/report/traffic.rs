@@ -93,7 +93,10 @@ fn latency_table(table: &LatencyTable, out: &mut String) {
                         ),
                         _ => ("—".into(), "—".into(), "—".into()),
                     };
-                    let mesh = matches!(row.kind, PathKind::MeshStatic | PathKind::MeshFull);
+                    let mesh = matches!(
+                        row.kind,
+                        PathKind::MeshStatic | PathKind::MeshFull | PathKind::MeshRouting
+                    );
                     let vs_sidecar = match (baseline, raw, sidecar) {
                         (Some(b), Some(r), Some((_, s))) if mesh => {
                             let mine = l.p50 - b.p50;

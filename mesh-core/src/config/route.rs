@@ -14,6 +14,7 @@ use super::domain::DomainIndex;
 use super::matcher::{FullRegex, HeaderMatcher, QueryParamMatcher};
 use super::policy::{FaultPolicy, Fraction, MirrorPolicy, RetryPolicy};
 use super::{ConfigError, DomainPattern};
+use crate::resilience::breaker::CircuitBreaker;
 use crate::resilience::ratelimit::LocalRateLimit;
 
 /// Endpoint labels (Istio's pod labels; Envoy's `envoy.lb` metadata).
@@ -326,6 +327,9 @@ pub struct RouteAction {
     /// The local rate limit, with its live bucket (shared by the routes
     /// of a virtual host that sets it there).
     pub rate_limit: Option<Arc<LocalRateLimit>>,
+    /// The closed/open/half-open breaker of this route, with its live
+    /// window (from the policy JSON).
+    pub breaker: Option<Arc<CircuitBreaker>>,
 }
 
 impl RouteAction {
@@ -348,6 +352,7 @@ impl RouteAction {
             mirrors: Vec::new(),
             fault: None,
             rate_limit: None,
+            breaker: None,
         }
     }
 }

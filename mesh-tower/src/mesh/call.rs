@@ -12,8 +12,10 @@
 //! this file only waits, sends and reports.
 //!
 //! Before the first attempt come the route's local rate limit (a refusal
-//! is a `RateLimited` error), its injected faults (delay, abort) and its
-//! mirrors: shadow copies sent fire and forget.
+//! is a `RateLimited` error), its injected faults (delay, abort), its
+//! state-machine breaker (open: an `Overloaded` error; the request's final
+//! answer is its outcome) and its mirrors: shadow copies sent fire and
+//! forget.
 //!
 //! A request without a retry policy still counts as active in the
 //! cluster's retry budget while it waits for its response head, so the
@@ -48,7 +50,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Sends `request` through the mesh over `transport`.
 pub(crate) async fn call<S, B, ResBody>(
     snapshots: Arc<SnapshotHandle>,
-    mut transport: S,
+    transport: S,
     request: Request<B>,
 ) -> Result<Response<MeshBody<ResBody>>, Error>
 where
@@ -86,6 +88,43 @@ where
             return Ok(aborted(code));
         }
     }
+    let grpc = is_grpc(&head.headers);
+    let Some(breaker) = &action.breaker else {
+        return attempts(&routed, transport, &head, body, grpc).await;
+    };
+    let permit = breaker.try_acquire(now()).map_err(|rejected| {
+        Error::new(
+            ErrorKind::Overloaded,
+            format!("route {:?}: {rejected}", routed.route.name),
+        )
+    })?;
+    let result = attempts(&routed, transport, &head, body, grpc).await;
+    let failed = match &result {
+        Ok(response) => response_outcome(response, grpc).is_error(),
+        Err(_) => true,
+    };
+    breaker.record(permit, failed, now());
+    result
+}
+
+/// The attempts of a routed request, retries and mirrors included.
+async fn attempts<S, B, ResBody>(
+    routed: &Routed<'_>,
+    mut transport: S,
+    head: &Parts,
+    body: B,
+    grpc: bool,
+) -> Result<Response<MeshBody<ResBody>>, Error>
+where
+    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: bytes::Buf,
+    B::Error: Into<BoxError>,
+    ResBody: Body + Send + 'static,
+{
+    let action = &routed.route.action;
     let started = now();
     let timeout = deadline::request_timeout(
         action.timeout,
@@ -96,7 +135,6 @@ where
         request: timeout.and_then(|t| started.checked_add(t)),
         timeout,
     };
-    let grpc = is_grpc(&head.headers);
     let mirrors = routed.mirrors(&mut ThreadRng);
     let policy = action.retry.as_deref();
     let (mut body, replayer) = if policy.is_some() || !mirrors.is_empty() {
@@ -112,18 +150,18 @@ where
     };
     if let Some(replayer) = &replayer {
         for target in mirrors {
-            shadow(&transport, &head, &routed, target, replayer);
+            shadow(&transport, head, routed, target, replayer);
         }
     }
 
     let (Some(policy), Some(replayer)) = (policy, replayer) else {
         let _active = routed.resilience.budget().request_started();
         let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
-        let attempt = Attempt::start(&routed, pick)?;
+        let attempt = Attempt::start(routed, pick)?;
         let sent = attempt
-            .send(&mut transport, &head, body, deadlines.request, &deadlines)
+            .send(&mut transport, head, body, deadlines.request, &deadlines)
             .await?;
-        attempt.report(&routed, &sent.outcome(grpc));
+        attempt.report(routed, &sent.outcome(grpc));
         return attempt.finish(sent);
     };
     let budget = routed.resilience.budget().clone();
@@ -133,14 +171,14 @@ where
         let excluded = retry.excluded_hosts();
         let pick =
             routed.pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
-        let attempt = Attempt::start(&routed, pick)?;
+        let attempt = Attempt::start(routed, pick)?;
         let host = HostId::of(attempt.pick.slot);
         let until = retry.per_try_deadline(attempt_start);
         let sent = attempt
-            .send(&mut transport, &head, body, until, &deadlines)
+            .send(&mut transport, head, body, until, &deadlines)
             .await?;
         let outcome = sent.outcome(grpc);
-        attempt.report(&routed, &outcome);
+        attempt.report(routed, &outcome);
         retry.set_body_replayable(replayer.is_replayable());
         let delay = match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
             Next::RetryAfter(delay) => delay,

@@ -3,8 +3,9 @@
 //! The policy targets a *host*: every listener named `host:<port>` (one
 //! per port the host serves) leads to a route table, and every route of
 //! the virtual host serving `host:<port>` in that table gets the policy's
-//! timeout (also as the cap on a gRPC request's `grpc-timeout`) and retry
-//! policy, replacing whatever the source configured. Other virtual hosts
+//! timeout (also as the cap on a gRPC request's `grpc-timeout`), retry
+//! policy and its own state-machine breaker, replacing whatever the source
+//! configured. Other virtual hosts
 //! of a shared table (other services) are left alone. Naming a host that has no listener is an error, so
 //! a typo in a host name cannot silently leave the service unprotected.
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use super::{RESOURCE, ServicePolicy};
 use crate::config::{ConfigError, MeshConfigBuilder};
+use crate::resilience::breaker::CircuitBreaker;
 
 impl ServicePolicy {
     /// Sets this policy on every route serving `host` (any port).
@@ -43,6 +45,12 @@ impl ServicePolicy {
                     route.action.timeout = Some(self.timeout);
                     route.action.max_stream_duration = Some(self.timeout);
                     route.action.retry = self.retry.clone().map(Arc::new);
+                    route.action.breaker = self
+                        .breaker
+                        .map(CircuitBreaker::new)
+                        .transpose()
+                        .map_err(|e| e.in_resource(RESOURCE))?
+                        .map(Arc::new);
                 }
             }
         }

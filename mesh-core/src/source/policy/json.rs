@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::Value;
 
-use super::ServicePolicy;
+use super::{ServicePolicy, breaker};
 use crate::config::{Backoff, BackoffStrategy, ConfigError, ResultExt, RetryPolicy};
 use crate::source::istio::parse_retry_on;
 
@@ -21,7 +21,7 @@ const DEFAULT_BASE_BACKOFF_MS: u64 = 25;
 /// The retry conditions when `retry_on` is absent.
 const DEFAULT_RETRY_ON: &str = "5xx,reset,connect-failure,refused-stream";
 
-const FIELDS: [&str; 8] = [
+const RETRY_FIELDS: [&str; 8] = [
     "service_timeout_ms",
     "max_retries",
     "backoff_strategy",
@@ -36,11 +36,13 @@ const FIELDS: [&str; 8] = [
 pub(super) fn parse(text: &str) -> Result<ServicePolicy, ConfigError> {
     let Members(members) = serde_json::from_str(text)
         .map_err(|e| ConfigError::field("", format!("invalid policy JSON: {e}")))?;
+    let fields = || RETRY_FIELDS.iter().chain(&breaker::FIELDS);
     for (i, (name, _)) in members.iter().enumerate() {
-        if !FIELDS.contains(&name.as_str()) {
+        if !fields().any(|f| f == name) {
+            let expected: Vec<&str> = fields().copied().collect();
             return Err(ConfigError::field(
                 name.as_str(),
-                format!("unknown field; expected one of {}", FIELDS.join(", ")),
+                format!("unknown field; expected one of {}", expected.join(", ")),
             ));
         }
         if members[..i].iter().any(|(n, _)| n == name) {
@@ -105,10 +107,11 @@ pub(super) fn parse(text: &str) -> Result<ServicePolicy, ConfigError> {
     Ok(ServicePolicy {
         timeout: Duration::from_millis(timeout_ms),
         retry,
+        breaker: breaker::parse(get)?,
     })
 }
 
-fn integer(value: &Value) -> Result<u64, ConfigError> {
+pub(super) fn integer(value: &Value) -> Result<u64, ConfigError> {
     value.as_u64().ok_or_else(|| {
         ConfigError::field(
             "",
@@ -117,14 +120,14 @@ fn integer(value: &Value) -> Result<u64, ConfigError> {
     })
 }
 
-fn positive(value: &Value) -> Result<u64, ConfigError> {
+pub(super) fn positive(value: &Value) -> Result<u64, ConfigError> {
     match integer(value)? {
         0 => Err(ConfigError::field("", "must be greater than zero")),
         n => Ok(n),
     }
 }
 
-fn boolean(value: &Value) -> Result<bool, ConfigError> {
+pub(super) fn boolean(value: &Value) -> Result<bool, ConfigError> {
     value.as_bool().ok_or_else(|| {
         ConfigError::field(
             "",

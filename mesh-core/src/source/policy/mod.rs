@@ -24,6 +24,7 @@
 //! | `max_backoff_ms` | integer ≥ base | optional, default 10 × base |
 //! | `retry_on` | string | optional, default `"5xx,reset,connect-failure,refused-stream"`; Envoy condition names, numbers are retriable statuses |
 //! | `per_try_timeout_ms` | integer > 0 | optional: timeout of each attempt |
+//! | `circuit_breaker_enabled`, `breaker_*` | | optional: a closed/open/half-open breaker per route (see the `breaker` module) |
 //!
 //! Unknown fields, duplicate fields, wrong types (including `800.0` for
 //! an integer) and out-of-range values are errors whose `resource` is
@@ -34,6 +35,7 @@
 //! Envoy route said): the policy is the service owner's last word.
 
 mod apply;
+mod breaker;
 mod json;
 
 #[cfg(test)]
@@ -42,6 +44,7 @@ mod tests;
 use std::time::Duration;
 
 use crate::config::{ConfigError, RetryPolicy};
+use crate::resilience::breaker::BreakerConfig;
 
 /// The resource name of every policy error.
 const RESOURCE: &str = "policy";
@@ -53,6 +56,8 @@ pub struct ServicePolicy {
     pub timeout: Duration,
     /// The retry policy; `None` when `max_retries` is 0.
     pub retry: Option<RetryPolicy>,
+    /// The state-machine breaker each route gets, when enabled.
+    pub breaker: Option<BreakerConfig>,
 }
 
 impl ServicePolicy {

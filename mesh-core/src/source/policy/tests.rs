@@ -1,7 +1,7 @@
 //! The policy JSON: the shared fixture, each rejection, `apply`, and a
 //! property test that nothing panics.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use proptest::collection::vec;
@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::ServicePolicy;
 use crate::config::{BackoffStrategy, Destination, MeshConfigBuilder, RetryOn};
+use crate::resilience::breaker::{BreakerConfig, Window};
 use crate::source::istio;
 
 fn shared(path: &str) -> String {
@@ -300,4 +301,97 @@ resources:
     let timeout = |vh: usize| table.virtual_hosts()[vh].routes[0].action.timeout;
     assert_eq!(timeout(0), Some(Duration::from_millis(800)));
     assert_eq!(timeout(1), Some(Duration::from_secs(1)));
+}
+
+const BASE: &str = r#""service_timeout_ms": 800, "max_retries": 0, "backoff_strategy": "constant", "jitter_enabled": false"#;
+
+fn with(extra: &str) -> Result<ServicePolicy, crate::config::ConfigError> {
+    ServicePolicy::from_json(&format!("{{{BASE}{extra}}}"))
+}
+
+#[test]
+fn the_breaker_is_off_unless_enabled_and_defaults_to_resilience4j() {
+    assert_eq!(with("").unwrap().breaker, None);
+    assert_eq!(
+        with(r#", "circuit_breaker_enabled": false"#)
+            .unwrap()
+            .breaker,
+        None
+    );
+    let on = with(r#", "circuit_breaker_enabled": true"#)
+        .unwrap()
+        .breaker
+        .unwrap();
+    assert_eq!(on, BreakerConfig::default());
+    let tuned = with(
+        r#", "circuit_breaker_enabled": true, "breaker_failure_rate_percent": 25.5,
+        "breaker_slow_call_rate_percent": 80, "breaker_slow_call_ms": 300,
+        "breaker_window_ms": 10000, "breaker_minimum_calls": 20, "breaker_open_ms": 5000,
+        "breaker_half_open_calls": 3"#,
+    )
+    .unwrap()
+    .breaker
+    .unwrap();
+    assert_eq!(tuned.failure_rate_threshold, 25.5);
+    assert_eq!(tuned.slow_call_rate_threshold, 80.0);
+    assert_eq!(tuned.slow_call_duration, Duration::from_millis(300));
+    assert_eq!(tuned.window, Window::Time(Duration::from_secs(10)));
+    assert_eq!(tuned.minimum_calls, 20);
+    assert_eq!(tuned.wait_in_open, Duration::from_secs(5));
+    assert_eq!(tuned.permitted_calls_in_half_open, 3);
+}
+
+#[test]
+fn bad_breaker_settings_name_the_field() {
+    for (extra, field) in [
+        (r#", "breaker_open_ms": 100"#, "breaker_open_ms"),
+        (
+            r#", "circuit_breaker_enabled": "yes""#,
+            "circuit_breaker_enabled",
+        ),
+        (
+            r#", "circuit_breaker_enabled": true, "breaker_failure_rate_percent": 120"#,
+            "breaker_failure_rate_percent",
+        ),
+        (
+            r#", "circuit_breaker_enabled": true, "breaker_failure_rate_percent": 0"#,
+            "breaker_failure_rate_percent",
+        ),
+        (
+            r#", "circuit_breaker_enabled": true, "breaker_open_ms": 0"#,
+            "breaker_open_ms",
+        ),
+        (
+            r#", "circuit_breaker_enabled": true, "breaker_window_calls": 0"#,
+            "breaker_window_calls",
+        ),
+        (
+            r#", "circuit_breaker_enabled": true, "breaker_window_calls": 5, "breaker_window_ms": 5"#,
+            "breaker_window_ms",
+        ),
+        (
+            r#", "circuit_breaker_enabled": true, "breaker_minimum_calls": -1"#,
+            "breaker_minimum_calls",
+        ),
+        (r#", "breaker_typo": 1"#, "breaker_typo"),
+    ] {
+        let e = with(extra).unwrap_err();
+        assert_eq!(e.field, field, "{extra}: {e}");
+        assert_eq!(e.resource, "policy");
+    }
+}
+
+#[test]
+fn apply_gives_each_route_its_own_breaker() {
+    let mut builder = order_service();
+    let policy = with(r#", "circuit_breaker_enabled": true"#).unwrap();
+    policy.apply(&mut builder, "order-service").unwrap();
+    let config = builder.build().unwrap();
+    let breakers: Vec<_> = config
+        .route_tables()
+        .flat_map(|t| t.virtual_hosts().iter().flat_map(|vh| vh.routes.clone()))
+        .map(|r| r.action.breaker.expect("a breaker"))
+        .collect();
+    assert!(breakers.len() > 1);
+    assert!(!Arc::ptr_eq(&breakers[0], &breakers[1]));
 }
