@@ -554,3 +554,40 @@ async fn a_route_breaker_opens_on_failures_then_closes_after_good_trials() {
     assert_eq!(mesh.successes(10).await, 10);
     assert_eq!(mesh.backends[0].answered_ok(), 10);
 }
+
+#[tokio::test]
+async fn a_hedge_runs_beside_a_slow_attempt_and_the_first_answer_wins() {
+    // b0 answers after 150 ms, b1 never: past the 100 ms per-try timeout
+    // a hedge goes to the other host while the first attempt keeps going.
+    // Whichever host a request starts on, b0's answer wins. Plain retries
+    // would cut the b0 attempt at 100 ms and wait on b1 until the timeout.
+    let hedged = |hedge: bool| {
+        move |a: &mut RouteAction| {
+            a.timeout = Some(Duration::from_secs(2));
+            a.retry = Some(Arc::new(RetryPolicy {
+                retry_on: RetryOn::parse_list("5xx,reset").expect("conditions"),
+                num_retries: 1,
+                per_try_timeout: Some(Duration::from_millis(100)),
+                ..RetryPolicy::default()
+            }));
+            a.hedge_on_per_try_timeout = hedge;
+        }
+    };
+    let behaviors = [Behavior::Delay(Duration::from_millis(150)), Behavior::Hang];
+    let mesh = Mesh::start(&behaviors, hedged(true), as_is).await;
+    for _ in 0..4 {
+        let response = guard(mesh.client.request(get("http://svc/x", &[])))
+            .await
+            .expect("the slow answer wins");
+        assert_eq!(response.headers()["x-backend"], "b0");
+    }
+    assert_eq!(mesh.backends[0].answered_ok(), 4);
+    assert!(mesh.backends[1].requests() >= 2, "hedges went to b1 too");
+
+    let retried = Mesh::start(&behaviors, hedged(false), as_is).await;
+    let ok = retried.successes(4).await;
+    assert!(
+        ok < 4,
+        "without hedging, a request that starts on b0 is cut and lost"
+    );
+}

@@ -318,6 +318,10 @@ pub struct RouteAction {
     /// Retries, when configured (shared: each request's attempt loop holds
     /// it for as long as it runs).
     pub retry: Option<Arc<RetryPolicy>>,
+    /// Envoy's `hedge_policy.hedge_on_per_try_timeout`: when an attempt
+    /// reaches the retry policy's per-try timeout it keeps going and a
+    /// hedge is sent beside it; the first good answer wins.
+    pub hedge_on_per_try_timeout: bool,
     /// Hash policies, for ring-hash clusters.
     pub hash_policy: Vec<HashPolicy>,
     /// Shadow copies of the request (enforced by the resilience layer).
@@ -348,6 +352,7 @@ impl RouteAction {
             timeout: None,
             max_stream_duration: None,
             retry: None,
+            hedge_on_per_try_timeout: false,
             hash_policy: Vec::new(),
             mirrors: Vec::new(),
             fault: None,

@@ -1,15 +1,26 @@
 //! One attempt of a request: the request as sent to the chosen endpoint,
 //! and what its result means for retries and outlier detection.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::request::Parts;
 use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Uri};
+use http::{HeaderValue, Request, Response, Uri};
+use http_body::Body;
 use mesh_core::config::TlsMode;
+use mesh_core::lb::Pick;
+use mesh_core::resilience::breaker::Resource;
 use mesh_core::resilience::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
-use mesh_core::resilience::retry::{FailureKind, Outcome, Response};
-use mesh_core::{Error, ErrorKind};
+use mesh_core::resilience::outlier::CallResult;
+use mesh_core::resilience::retry::{FailureKind, Outcome, Response as Facts};
+use mesh_core::rng::ThreadRng;
+use mesh_core::{Error, ErrorKind, Routed};
+use tower::ServiceExt;
+use tower_service::Service;
+
+use super::body::{InFlight, MeshBody};
+use super::call::now;
+use crate::retry::ReplayBody;
 
 use crate::Target;
 use crate::target::wants_http2;
@@ -95,7 +106,7 @@ pub(super) fn response_outcome<B>(response: &http::Response<B>, grpc: bool) -> O
     } else {
         SystemTime::UNIX_EPOCH
     };
-    Outcome::Response(Response::from_headers(status, headers, now))
+    Outcome::Response(Facts::from_headers(status, headers, now))
 }
 
 /// How a transport error failed the attempt: a connection never made, a
@@ -136,6 +147,141 @@ pub(crate) fn transport_error(e: impl Into<BoxError>) -> Error {
             Error::new(ErrorKind::Transport, message).with_source(other)
         }
     }
+}
+
+/// The request's deadline and the timeout it came from, for messages.
+pub(super) struct Deadlines {
+    pub(super) request: Option<Instant>,
+    pub(super) timeout: Option<Duration>,
+}
+
+/// One attempt under way: where it goes and what it holds.
+pub(super) struct Attempt<'s> {
+    pub(super) pick: Pick<'s>,
+    target: Target,
+    in_flight: InFlight,
+}
+
+/// How an attempt ended.
+pub(super) enum Sent<R> {
+    /// A response head arrived.
+    Response(Response<R>),
+    /// The transport failed, or no response head came in time.
+    Failed(FailureKind, Error),
+}
+
+impl<R> Sent<R> {
+    pub(super) fn outcome(&self, grpc: bool) -> Outcome {
+        match self {
+            Self::Response(response) => response_outcome(response, grpc),
+            Self::Failed(kind, _) => Outcome::Failure(*kind),
+        }
+    }
+}
+
+impl<'s> Attempt<'s> {
+    /// Takes a `max_requests` permit from the cluster's breaker; refused,
+    /// the request fails fast with `Overloaded` (never retried: a retry
+    /// would add load exactly where the breaker says there is too much).
+    pub(super) fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
+        let permit = routed
+            .resilience
+            .limits()
+            .try_acquire(Resource::Requests)
+            .map_err(|overflow| {
+                Error::new(
+                    ErrorKind::Overloaded,
+                    format!("cluster {:?}: {overflow}", routed.cluster.name),
+                )
+            })?;
+        let target = Target::new(
+            pick.slot.clone(),
+            routed.backend.clone(),
+            routed.cluster.clone(),
+            routed.route.name.clone(),
+        );
+        let in_flight = InFlight {
+            _active: pick.slot.start_request(),
+            _permit: Some(permit),
+        };
+        Ok(Self {
+            pick,
+            target,
+            in_flight,
+        })
+    }
+
+    /// Sends the attempt and waits for its response head until `until`.
+    /// Errors are those no retry can help: a request that cannot be
+    /// rewritten, a transport that cannot become ready.
+    pub(super) async fn send<S, B, R>(
+        &self,
+        transport: &mut S,
+        head: &Parts,
+        body: ReplayBody<B>,
+        until: Option<Instant>,
+        deadlines: &Deadlines,
+    ) -> Result<Sent<R>, Error>
+    where
+        S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
+        S::Error: Into<BoxError>,
+    {
+        let request = attempt_request(head, body, &self.target, until)?;
+        let ready = transport.ready().await.map_err(transport_error)?;
+        let response = ready.call(request);
+        let result = match until {
+            None => response.await,
+            Some(until) => match tokio::time::timeout_at(until.into(), response).await {
+                Ok(result) => result,
+                Err(_) => {
+                    return Ok(Sent::Failed(
+                        FailureKind::Timeout,
+                        timed_out(until, deadlines),
+                    ));
+                }
+            },
+        };
+        Ok(match result {
+            Ok(response) => Sent::Response(response),
+            Err(e) => {
+                let e = e.into();
+                Sent::Failed(failure_kind(&e), transport_error(e))
+            }
+        })
+    }
+
+    /// Feeds the outcome to the cluster's outlier detector.
+    pub(super) fn report(&self, routed: &Routed<'_>, outcome: &Outcome) {
+        let resilience = routed.resilience;
+        if resilience.detects_outliers()
+            && let Some(result) = CallResult::of(outcome)
+        {
+            resilience.record(self.pick.in_cluster, result, now(), &mut ThreadRng);
+        }
+    }
+
+    /// The caller's answer: the response, its body holding the attempt's
+    /// place in flight, or the attempt's error.
+    pub(super) fn finish<R: Body>(self, sent: Sent<R>) -> Result<Response<MeshBody<R>>, Error> {
+        match sent {
+            Sent::Response(mut response) => {
+                response.extensions_mut().insert(self.target);
+                Ok(response.map(|body| MeshBody::new(body, self.in_flight)))
+            }
+            Sent::Failed(_, error) => Err(error),
+        }
+    }
+}
+
+/// The error of an attempt that got no response head by `until`.
+fn timed_out(until: Instant, deadlines: &Deadlines) -> Error {
+    let message = match (deadlines.request, deadlines.timeout) {
+        (Some(request), Some(timeout)) if until >= request => {
+            format!("request timeout of {timeout:?} elapsed")
+        }
+        _ => "per-try timeout elapsed".to_owned(),
+    };
+    Error::new(ErrorKind::Timeout, message)
 }
 
 #[cfg(test)]

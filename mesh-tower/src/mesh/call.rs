@@ -22,26 +22,24 @@
 //! budget scales with all of the cluster's traffic.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::header::{CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use mesh_core::config::AbortCode;
-use mesh_core::lb::Pick;
-use mesh_core::resilience::breaker::Resource;
 use mesh_core::resilience::deadline::{self, GRPC_TIMEOUT};
 use mesh_core::resilience::fault;
-use mesh_core::resilience::outlier::CallResult;
-use mesh_core::resilience::retry::{FailureKind, HostId, Next, Outcome, RetryState};
+use mesh_core::resilience::retry::{HedgePolicy, HostId, Next, RetryState};
 use mesh_core::rng::ThreadRng;
 use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle};
 use tower::ServiceExt;
 use tower_service::Service;
 
-use super::attempt::{attempt_request, failure_kind, response_outcome, transport_error};
-use super::body::{InFlight, MeshBody};
+use super::attempt::{Attempt, Deadlines, attempt_request, response_outcome};
+use super::body::MeshBody;
+use super::hedge::Hedged;
 use crate::Target;
 use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody};
 
@@ -165,7 +163,24 @@ where
         return attempt.finish(sent);
     };
     let budget = routed.resilience.budget().clone();
-    let mut retry = RetryState::new(policy, budget, None, started, timeout);
+    let hedge = policy
+        .per_try_timeout
+        .filter(|_| action.hedge_on_per_try_timeout)
+        .map(|delay| HedgePolicy {
+            delay,
+            max_hedges: policy.num_retries,
+        });
+    let mut retry = RetryState::new(policy, budget, hedge, started, timeout);
+    if hedge.is_some() {
+        let hedged = Hedged {
+            routed,
+            transport,
+            head,
+            deadlines: &deadlines,
+            grpc,
+        };
+        return hedged.run(retry, body, replayer).await;
+    }
     let mut attempt_start = started;
     loop {
         let excluded = retry.excluded_hosts();
@@ -274,141 +289,6 @@ fn shadow_host(host: &str) -> String {
         }
         _ => format!("{host}-shadow"),
     }
-}
-
-/// The request's deadline and the timeout it came from, for messages.
-struct Deadlines {
-    request: Option<Instant>,
-    timeout: Option<Duration>,
-}
-
-/// One attempt under way: where it goes and what it holds.
-struct Attempt<'s> {
-    pick: Pick<'s>,
-    target: Target,
-    in_flight: InFlight,
-}
-
-/// How an attempt ended.
-enum Sent<R> {
-    /// A response head arrived.
-    Response(Response<R>),
-    /// The transport failed, or no response head came in time.
-    Failed(FailureKind, Error),
-}
-
-impl<R> Sent<R> {
-    fn outcome(&self, grpc: bool) -> Outcome {
-        match self {
-            Self::Response(response) => response_outcome(response, grpc),
-            Self::Failed(kind, _) => Outcome::Failure(*kind),
-        }
-    }
-}
-
-impl<'s> Attempt<'s> {
-    /// Takes a `max_requests` permit from the cluster's breaker; refused,
-    /// the request fails fast with `Overloaded` (never retried: a retry
-    /// would add load exactly where the breaker says there is too much).
-    fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
-        let permit = routed
-            .resilience
-            .limits()
-            .try_acquire(Resource::Requests)
-            .map_err(|overflow| {
-                Error::new(
-                    ErrorKind::Overloaded,
-                    format!("cluster {:?}: {overflow}", routed.cluster.name),
-                )
-            })?;
-        let target = Target::new(
-            pick.slot.clone(),
-            routed.backend.clone(),
-            routed.cluster.clone(),
-            routed.route.name.clone(),
-        );
-        let in_flight = InFlight {
-            _active: pick.slot.start_request(),
-            _permit: Some(permit),
-        };
-        Ok(Self {
-            pick,
-            target,
-            in_flight,
-        })
-    }
-
-    /// Sends the attempt and waits for its response head until `until`.
-    /// Errors are those no retry can help: a request that cannot be
-    /// rewritten, a transport that cannot become ready.
-    async fn send<S, B, R>(
-        &self,
-        transport: &mut S,
-        head: &Parts,
-        body: ReplayBody<B>,
-        until: Option<Instant>,
-        deadlines: &Deadlines,
-    ) -> Result<Sent<R>, Error>
-    where
-        S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
-        S::Error: Into<BoxError>,
-    {
-        let request = attempt_request(head, body, &self.target, until)?;
-        let ready = transport.ready().await.map_err(transport_error)?;
-        let response = ready.call(request);
-        let result = match until {
-            None => response.await,
-            Some(until) => match tokio::time::timeout_at(until.into(), response).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Ok(Sent::Failed(
-                        FailureKind::Timeout,
-                        timed_out(until, deadlines),
-                    ));
-                }
-            },
-        };
-        Ok(match result {
-            Ok(response) => Sent::Response(response),
-            Err(e) => {
-                let e = e.into();
-                Sent::Failed(failure_kind(&e), transport_error(e))
-            }
-        })
-    }
-
-    /// Feeds the outcome to the cluster's outlier detector.
-    fn report(&self, routed: &Routed<'_>, outcome: &Outcome) {
-        let resilience = routed.resilience;
-        if resilience.detects_outliers()
-            && let Some(result) = CallResult::of(outcome)
-        {
-            resilience.record(self.pick.in_cluster, result, now(), &mut ThreadRng);
-        }
-    }
-
-    /// The caller's answer: the response, its body holding the attempt's
-    /// place in flight, or the attempt's error.
-    fn finish<R: Body>(self, sent: Sent<R>) -> Result<Response<MeshBody<R>>, Error> {
-        match sent {
-            Sent::Response(mut response) => {
-                response.extensions_mut().insert(self.target);
-                Ok(response.map(|body| MeshBody::new(body, self.in_flight)))
-            }
-            Sent::Failed(_, error) => Err(error),
-        }
-    }
-}
-
-/// The error of an attempt that got no response head by `until`.
-fn timed_out(until: Instant, deadlines: &Deadlines) -> Error {
-    let message = match (deadlines.request, deadlines.timeout) {
-        (Some(request), Some(timeout)) if until >= request => {
-            format!("request timeout of {timeout:?} elapsed")
-        }
-        _ => "per-try timeout elapsed".to_owned(),
-    };
-    Error::new(ErrorKind::Timeout, message)
 }
 
 /// Whether the request is gRPC (its answers carry `grpc-status`).

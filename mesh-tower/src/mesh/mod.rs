@@ -15,6 +15,7 @@ mod attempt;
 mod body;
 mod call;
 mod future;
+mod hedge;
 mod layer;
 mod service;
 

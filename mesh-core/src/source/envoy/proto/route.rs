@@ -9,8 +9,6 @@
 //! Envoy's 15 s; `0s` disables it. A virtual host's `retry_policy` applies
 //! to its routes that have none.
 
-use super::ratelimit::local_rate_limit;
-use crate::resilience::ratelimit::LocalRateLimit;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +20,13 @@ use envoy_types::pb::envoy::config::route::v3::{
 
 use super::matcher::route_match;
 use super::policy::{hash_policy, mirror_policy, retry_policy};
+use super::ratelimit::local_rate_limit;
 use super::{each, lb_labels, non_empty, opt_duration, required, subset_ref, unsupported};
 use crate::config::{
     Backend, ConfigError, Destination, DomainPattern, Labels, ResultExt, RetryPolicy, Route,
     RouteAction, RouteTable, VirtualHost, WeightedBackend, WeightedBackends,
 };
+use crate::resilience::ratelimit::LocalRateLimit;
 
 /// Envoy's route timeout when `timeout` is absent.
 pub(super) const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -80,6 +80,10 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
             .at("retry_policy")?
             .map(Arc::new),
         rate_limit: local_rate_limit(&vh.typed_per_filter_config)?,
+        hedge_on_per_try_timeout: vh
+            .hedge_policy
+            .as_ref()
+            .is_some_and(|h| h.hedge_on_per_try_timeout),
     };
     let routes = each(&vh.routes, "routes", |r| route(r, &host))?;
     Ok(VirtualHost {
@@ -94,6 +98,7 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
 struct HostPolicies {
     retry: Option<Arc<RetryPolicy>>,
     rate_limit: Option<Arc<LocalRateLimit>>,
+    hedge_on_per_try_timeout: bool,
 }
 
 fn route(r: &PbRoute, host: &HostPolicies) -> Result<Route, ConfigError> {
@@ -107,6 +112,10 @@ fn route(r: &PbRoute, host: &HostPolicies) -> Result<Route, ConfigError> {
     let action = match &r.action {
         Some(Action::Route(a)) => {
             let mut action = route_action(a, host.retry.as_ref()).at("route")?;
+            action.hedge_on_per_try_timeout = match &a.hedge_policy {
+                Some(h) => h.hedge_on_per_try_timeout,
+                None => host.hedge_on_per_try_timeout,
+            };
             action.rate_limit = match local_rate_limit(&r.typed_per_filter_config)? {
                 Some(own) => Some(own),
                 None => host.rate_limit.clone(),
@@ -403,5 +412,38 @@ mod tests {
             route_table(&nodomain).unwrap_err().field,
             "virtual_hosts[0].domains"
         );
+    }
+
+    #[test]
+    fn hedging_is_set_per_route_or_inherited_from_the_virtual_host() {
+        use envoy_types::pb::envoy::config::route::v3::HedgePolicy;
+        let hedge = |on| {
+            Some(HedgePolicy {
+                hedge_on_per_try_timeout: on,
+                ..Default::default()
+            })
+        };
+        let route = |name: &str, own: Option<HedgePolicy>| PbRoute {
+            name: name.into(),
+            r#match: prefix("/"),
+            action: Some(Action::Route(PbRouteAction {
+                cluster_specifier: Some(ClusterSpecifier::Cluster("c".into())),
+                hedge_policy: own,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let mut rc = table(vec![
+            route("inherits", None),
+            route("opts-out", hedge(false)),
+        ]);
+        rc.virtual_hosts[0].hedge_policy = hedge(true);
+        let t = route_table(&rc).unwrap();
+        let hedged: Vec<bool> = t.virtual_hosts()[0]
+            .routes
+            .iter()
+            .map(|r| r.action.hedge_on_per_try_timeout)
+            .collect();
+        assert_eq!(hedged, [true, false]);
     }
 }

@@ -1,0 +1,185 @@
+//! The attempt loop with hedging: attempts run side by side.
+//!
+//! Envoy's `hedge_on_per_try_timeout`: an attempt that reaches the
+//! per-try timeout is not cancelled; a hedge goes out beside it (to
+//! another host) and the first answer that ends the request wins, the
+//! others are cancelled. A retriable failure before the per-try timeout is
+//! retried as usual, while the other attempts keep running. Every
+//! decision (when a hedge is due, whether an outcome ends the request,
+//! the budget each hedge holds) is mesh-core's [`RetryState`]; this loop
+//! only waits on the attempts in flight and the next due time.
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Instant;
+
+use http::request::Parts;
+use http::{Request, Response};
+use http_body::Body;
+use mesh_core::config::RetryPolicy;
+use mesh_core::resilience::retry::{Hedge, HostId, Next, RetryState};
+use mesh_core::rng::ThreadRng;
+use mesh_core::{Error, ErrorKind, Routed};
+use tokio::time::Sleep;
+use tower_service::Service;
+
+use super::attempt::{Attempt, Deadlines, Sent};
+use super::body::MeshBody;
+use super::call::now;
+use crate::retry::{ReplayBody, Replayer};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One attempt in flight: its place, and its outcome when it ends.
+type InFlight<'s, R> =
+    Pin<Box<dyn Future<Output = (Attempt<'s>, Result<Sent<R>, Error>)> + Send + 's>>;
+
+/// What the loop woke up for.
+enum Wake<'s, R> {
+    Ended(Attempt<'s>, Result<Sent<R>, Error>),
+    Due,
+}
+
+/// The everything a hedged request needs, borrowed from [`super::call`].
+pub(super) struct Hedged<'a, 's, S> {
+    pub(super) routed: &'a Routed<'s>,
+    pub(super) transport: S,
+    pub(super) head: &'a Parts,
+    pub(super) deadlines: &'a Deadlines,
+    pub(super) grpc: bool,
+}
+
+impl<'a, 's, S> Hedged<'a, 's, S> {
+    /// Runs attempts side by side until one ends the request.
+    pub(super) async fn run<B, R>(
+        self,
+        mut retry: RetryState<&RetryPolicy>,
+        first: ReplayBody<B>,
+        replayer: Replayer,
+    ) -> Result<Response<MeshBody<R>>, Error>
+    where
+        S: Service<Request<ReplayBody<B>>, Response = Response<R>> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Error: Into<BoxError>,
+        B: Body + Send + 'static,
+        B::Data: bytes::Buf,
+        B::Error: Into<BoxError>,
+        R: Body + Send + 'static,
+        'a: 's,
+    {
+        let mut in_flight: Vec<(HostId, InFlight<'s, R>)> =
+            vec![self.launch(&retry, &[], first)?];
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        // A retry waiting out its backoff, and when it may go.
+        let mut retry_at: Option<Instant> = None;
+        loop {
+            let now = now();
+            if retry_at.is_some_and(|at| at <= now) {
+                retry_at = None;
+                let busy = hosts(&in_flight);
+                in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?)?);
+            }
+            let hedge_at = match retry.poll_hedge(now) {
+                Hedge::Send => {
+                    let busy = hosts(&in_flight);
+                    in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?)?);
+                    continue;
+                }
+                Hedge::At(at) => Some(at),
+                Hedge::None => None,
+            };
+            let wake_at = [hedge_at, retry_at].into_iter().flatten().min();
+            timer = wake_at.map(|at| match timer.take() {
+                Some(mut sleep) => {
+                    sleep.as_mut().reset(at.into());
+                    sleep
+                }
+                None => Box::pin(tokio::time::sleep_until(at.into())),
+            });
+            if in_flight.is_empty() && timer.is_none() {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "hedging: no attempt in flight and none due",
+                ));
+            }
+            let wake = poll_fn(|cx| {
+                for i in 0..in_flight.len() {
+                    if let Poll::Ready((attempt, sent)) = in_flight[i].1.as_mut().poll(cx) {
+                        drop(in_flight.swap_remove(i));
+                        return Poll::Ready(Wake::Ended(attempt, sent));
+                    }
+                }
+                match timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                    Some(Poll::Ready(())) => Poll::Ready(Wake::Due),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            let Wake::Ended(attempt, sent) = wake else {
+                timer = None;
+                continue;
+            };
+            let sent = sent?;
+            let outcome = sent.outcome(self.grpc);
+            attempt.report(self.routed, &outcome);
+            retry.set_body_replayable(replayer.is_replayable());
+            let host = HostId::of(attempt.pick.slot);
+            match retry.on_outcome(&outcome, Some(host), now, &mut ThreadRng) {
+                Next::Done(_) => return attempt.finish(sent),
+                Next::Pending => {}
+                Next::RetryAfter(delay) => retry_at = Some(now + delay),
+            }
+        }
+    }
+
+    /// Starts an attempt on a host neither tried nor `busy` with another
+    /// attempt, if there is one; it runs until the request's deadline
+    /// (never cut at the per-try timeout: that is when the next hedge goes).
+    fn launch<B, R>(
+        &self,
+        retry: &RetryState<&RetryPolicy>,
+        busy: &[HostId],
+        body: ReplayBody<B>,
+    ) -> Result<(HostId, InFlight<'s, R>), Error>
+    where
+        S: Service<Request<ReplayBody<B>>, Response = Response<R>> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Error: Into<BoxError>,
+        B: Send + 'static,
+        R: Send + 'static,
+        'a: 's,
+    {
+        let excluded = retry.excluded_hosts();
+        let pick = self.routed.pick_avoiding(&mut ThreadRng, &|slot| {
+            let host = HostId::of(slot);
+            excluded.contains(&host) || busy.contains(&host)
+        })?;
+        let attempt = Attempt::start(self.routed, pick)?;
+        let host = HostId::of(attempt.pick.slot);
+        let mut transport = self.transport.clone();
+        let (head, deadlines) = (self.head, self.deadlines);
+        let in_flight: InFlight<'s, R> = Box::pin(async move {
+            let sent = attempt
+                .send(&mut transport, head, body, deadlines.request, deadlines)
+                .await;
+            (attempt, sent)
+        });
+        Ok((host, in_flight))
+    }
+}
+
+/// The hosts of the attempts in flight.
+fn hosts<R>(in_flight: &[(HostId, InFlight<'_, R>)]) -> Vec<HostId> {
+    in_flight.iter().map(|(host, _)| *host).collect()
+}
+
+/// The body of the next attempt.
+fn next_body<B>(replayer: &Replayer) -> Result<ReplayBody<B>, Error> {
+    replayer.replay().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Internal,
+            "a hedge of a body that cannot be replayed",
+        )
+    })
+}
