@@ -10,6 +10,11 @@
 //! mesh-core decide about retries and outliers. The request counts as
 //! active on the endpoint until its response body ends ([`MeshBody`]);
 //! the request's timeout bounds the wait for the response head.
+//!
+//! Files: `call` (the loop, faults, mirrors, the route breaker),
+//! `attempt` (one attempt: its request, its outcome), `hedge` (attempts
+//! side by side), `body`, `future`, `service` and `layer` (the tower
+//! surface).
 
 mod attempt;
 mod body;
