@@ -226,9 +226,10 @@ impl<'s> Attempt<'s> {
         S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
         S::Error: Into<BoxError>,
     {
-        let request = attempt_request(head, body, &self.target, until)?;
+        // Ready first: the request is built after the only await before
+        // the call, so the future never holds it.
         let ready = transport.ready().await.map_err(transport_error)?;
-        let response = ready.call(request);
+        let response = ready.call(attempt_request(head, body, &self.target, until)?);
         let result = match until {
             None => response.await,
             Some(until) => match tokio::time::timeout_at(until.into(), response).await {

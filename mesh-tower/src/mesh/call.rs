@@ -135,7 +135,9 @@ where
     };
     let mirrors = routed.mirrors(&mut ThreadRng);
     let policy = action.retry.as_deref();
-    let (mut body, replayer) = if policy.is_some() || !mirrors.is_empty() {
+    let (mut body, replayer) = if policy.is_none() && mirrors.is_empty() {
+        (ReplayBody::passthrough(body), None)
+    } else {
         let (body, replayer) = ReplayBody::retryable(body, DEFAULT_REPLAY_LIMIT)
             .await
             .map_err(|e| {
@@ -143,8 +145,6 @@ where
                     .with_source(e.into())
             })?;
         (body, Some(replayer))
-    } else {
-        (ReplayBody::passthrough(body), None)
     };
     if let Some(replayer) = &replayer {
         for target in mirrors {
@@ -179,7 +179,8 @@ where
             deadlines: &deadlines,
             grpc,
         };
-        return hedged.run(retry, body, replayer).await;
+        // Boxed: the common future stays small for requests that do not hedge.
+        return Box::pin(hedged.run(retry, body, replayer)).await;
     }
     let mut attempt_start = started;
     loop {
