@@ -26,7 +26,7 @@ use tower_service::Service;
 
 use super::attempt::{Attempt, Deadlines, Sent};
 use super::body::MeshBody;
-use super::call::now;
+use super::call::now as clock;
 use crate::retry::{ReplayBody, Replayer};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -41,7 +41,7 @@ enum Wake<'s, R> {
     Due,
 }
 
-/// The everything a hedged request needs, borrowed from [`super::call`].
+/// Everything a hedged request needs, borrowed from [`super::call`].
 pub(super) struct Hedged<'a, 's, S> {
     pub(super) routed: &'a Routed<'s>,
     pub(super) transport: S,
@@ -74,7 +74,7 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
         // A retry waiting out its backoff, and when it may go.
         let mut retry_at: Option<Instant> = None;
         loop {
-            let now = now();
+            let now = clock();
             if retry_at.is_some_and(|at| at <= now) {
                 retry_at = None;
                 let busy = hosts(&in_flight);
@@ -121,6 +121,7 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
                 continue;
             };
             let sent = sent?;
+            let now = clock();
             let outcome = sent.outcome(self.grpc);
             attempt.report(self.routed, &outcome);
             retry.set_body_replayable(replayer.is_replayable());
