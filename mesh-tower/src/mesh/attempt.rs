@@ -27,21 +27,41 @@ use crate::target::wants_http2;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The request of one attempt: a copy of the caller's head pointed at
-/// `target`'s endpoint, with `body`. When the caller sent a
-/// `grpc-timeout`, the upstream is told what is left until `until`.
+/// The caller's request head, for an attempt: moved into the only
+/// attempt of a request that cannot retry, copied for each attempt of one
+/// that may (a retry needs the head after the transport consumed it).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives for one call; boxing the head would allocate per request"
+)]
+pub(super) enum Head<'h> {
+    /// The head itself.
+    Owned(Parts),
+    /// The head, to copy.
+    Shared(&'h Parts),
+}
+
+/// The request of one attempt: the caller's head pointed at `target`'s
+/// endpoint, with `body`. When the caller sent a `grpc-timeout`, the
+/// upstream is told what is left until `until`.
 pub(super) fn attempt_request<B>(
-    head: &Parts,
+    head: Head<'_>,
     body: B,
     target: &Target,
     until: Option<Instant>,
 ) -> Result<Request<B>, Error> {
-    let mut request = Request::new(body);
-    *request.method_mut() = head.method.clone();
-    *request.uri_mut() = head.uri.clone();
-    *request.version_mut() = head.version;
-    *request.headers_mut() = head.headers.clone();
-    *request.extensions_mut() = head.extensions.clone();
+    let mut request = match head {
+        Head::Owned(parts) => Request::from_parts(parts, body),
+        Head::Shared(head) => {
+            let mut request = Request::new(body);
+            *request.method_mut() = head.method.clone();
+            *request.uri_mut() = head.uri.clone();
+            *request.version_mut() = head.version;
+            *request.headers_mut() = head.headers.clone();
+            *request.extensions_mut() = head.extensions.clone();
+            request
+        }
+    };
     request.extensions_mut().insert(target.clone());
     if let Some(until) = until
         && request.headers().contains_key(GRPC_TIMEOUT)
@@ -217,7 +237,7 @@ impl<'s> Attempt<'s> {
     pub(super) async fn send<S, B, R>(
         &self,
         transport: &mut S,
-        head: &Parts,
+        head: Head<'_>,
         body: ReplayBody<B>,
         until: Option<Instant>,
         deadlines: &Deadlines,

@@ -37,7 +37,7 @@ use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHan
 use tower::ServiceExt;
 use tower_service::Service;
 
-use super::attempt::{Attempt, Deadlines, attempt_request, response_outcome};
+use super::attempt::{Attempt, Deadlines, Head, attempt_request, response_outcome};
 use super::body::MeshBody;
 use super::hedge::Hedged;
 use crate::Target;
@@ -88,7 +88,7 @@ where
     }
     let grpc = is_grpc(&head.headers);
     let Some(breaker) = &action.breaker else {
-        return attempts(&routed, transport, &head, body, grpc).await;
+        return attempts(&routed, transport, head, body, grpc).await;
     };
     let permit = breaker.try_acquire(now()).map_err(|rejected| {
         Error::new(
@@ -96,7 +96,7 @@ where
             format!("route {:?}: {rejected}", routed.route.name),
         )
     })?;
-    let result = attempts(&routed, transport, &head, body, grpc).await;
+    let result = attempts(&routed, transport, head, body, grpc).await;
     let failed = match &result {
         Ok(response) => response_outcome(response, grpc).is_error(),
         Err(_) => true,
@@ -109,7 +109,7 @@ where
 async fn attempts<S, B, ResBody>(
     routed: &Routed<'_>,
     mut transport: S,
-    head: &Parts,
+    head: Parts,
     body: B,
     grpc: bool,
 ) -> Result<Response<MeshBody<ResBody>>, Error>
@@ -148,7 +148,7 @@ where
     };
     if let Some(replayer) = &replayer {
         for target in mirrors {
-            shadow(&transport, head, routed, target, replayer);
+            shadow(&transport, &head, routed, target, replayer);
         }
     }
 
@@ -157,7 +157,13 @@ where
         let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
         let attempt = Attempt::start(routed, pick)?;
         let sent = attempt
-            .send(&mut transport, head, body, deadlines.request, &deadlines)
+            .send(
+                &mut transport,
+                Head::Owned(head),
+                body,
+                deadlines.request,
+                &deadlines,
+            )
             .await?;
         attempt.report(routed, &sent.outcome(grpc));
         return attempt.finish(sent);
@@ -175,7 +181,7 @@ where
         let hedged = Hedged {
             routed,
             transport,
-            head,
+            head: &head,
             deadlines: &deadlines,
             grpc,
         };
@@ -191,7 +197,7 @@ where
         let host = HostId::of(attempt.pick.slot);
         let until = retry.per_try_deadline(attempt_start);
         let sent = attempt
-            .send(&mut transport, head, body, until, &deadlines)
+            .send(&mut transport, Head::Shared(&head), body, until, &deadlines)
             .await?;
         let outcome = sent.outcome(grpc);
         attempt.report(routed, &outcome);
@@ -262,7 +268,7 @@ fn shadow<S, B, R>(
         target.cluster,
         routed.route.name.clone(),
     );
-    let Ok(mut request) = attempt_request(head, body, &shadow, None) else {
+    let Ok(mut request) = attempt_request(Head::Shared(head), body, &shadow, None) else {
         return;
     };
     if let Some(host) = request.headers().get(HOST).and_then(|h| h.to_str().ok())

@@ -24,7 +24,7 @@ use mesh_core::{Error, ErrorKind, Routed};
 use tokio::time::Sleep;
 use tower_service::Service;
 
-use super::attempt::{Attempt, Deadlines, Sent};
+use super::attempt::{Attempt, Deadlines, Head, Sent};
 use super::body::MeshBody;
 use super::call::now as clock;
 use crate::retry::{ReplayBody, Replayer};
@@ -162,7 +162,13 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
         let (head, deadlines) = (self.head, self.deadlines);
         let in_flight: InFlight<'s, R> = Box::pin(async move {
             let sent = attempt
-                .send(&mut transport, head, body, deadlines.request, deadlines)
+                .send(
+                    &mut transport,
+                    Head::Shared(head),
+                    body,
+                    deadlines.request,
+                    deadlines,
+                )
                 .await;
             (attempt, sent)
         });
