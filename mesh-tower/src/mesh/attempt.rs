@@ -222,7 +222,7 @@ impl<'s> Attempt<'s> {
         );
         let in_flight = InFlight {
             _active: pick.slot.start_request(),
-            _permit: Some(permit),
+            _permit: permit,
         };
         Ok(Self {
             pick,

@@ -32,7 +32,7 @@ pin_project! {
 #[derive(Debug)]
 pub(crate) struct InFlight {
     pub(crate) _active: ActiveRequest,
-    pub(crate) _permit: Option<LimitPermit>,
+    pub(crate) _permit: LimitPermit,
 }
 
 impl<B: Body> MeshBody<B> {
