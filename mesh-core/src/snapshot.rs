@@ -412,8 +412,7 @@ impl<'s> Routed<'s> {
     pub fn mirrors(&self, rng: &mut dyn MeshRng) -> Vec<MirrorTarget> {
         let mut targets = Vec::new();
         for (policy, arm) in self.route.action.mirrors.iter().zip(self.mirrors) {
-            let drawn = rng.below(1_000_000) < u64::from(policy.fraction.per_million());
-            if !drawn {
+            if !policy.fraction.drawn(rng) {
                 continue;
             }
             if let Some(endpoint) = arm.group.pick(None, rng) {

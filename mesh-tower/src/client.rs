@@ -19,9 +19,7 @@ use tower_service::Service;
 use crate::mesh::call;
 use crate::retry::ReplayBody;
 use crate::target::wants_http2;
-use crate::{MeshBody, ResponseFuture, Target};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::{BoxError, MeshBody, ResponseFuture, Target};
 
 /// Envoy's default cluster `connect_timeout`.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -28,3 +28,6 @@ pub use retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
 pub use target::Target;
 
 pub use mesh_core::{Error, ErrorKind, Snapshot, SnapshotHandle};
+
+/// Any error a transport or a body may return.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::{Backend, ConfigError};
+use crate::rng::MeshRng;
 
 /// Envoy's default base interval between retries.
 pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(25);
@@ -251,6 +252,11 @@ impl Fraction {
     /// Parts per million.
     pub fn per_million(self) -> u32 {
         self.per_million
+    }
+
+    /// Whether one request drawn with `rng` falls in the fraction.
+    pub fn drawn(self, rng: &mut dyn MeshRng) -> bool {
+        rng.below(1_000_000) < u64::from(self.per_million)
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::config::{AbortCode, FaultPolicy, Fraction};
+use crate::config::{AbortCode, FaultPolicy};
 use crate::rng::MeshRng;
 
 /// What to do to one request.
@@ -32,16 +32,18 @@ impl Injected {
 
 /// Draws the faults of `policy` for one request.
 pub fn inject(policy: &FaultPolicy, rng: &mut dyn MeshRng) -> Injected {
-    let mut drawn = |fraction: Fraction| rng.below(1_000_000) < u64::from(fraction.per_million());
     Injected {
-        delay: policy.delay.and_then(|(d, f)| drawn(f).then_some(d)),
-        abort: policy.abort.and_then(|(code, f)| drawn(f).then_some(code)),
+        delay: policy.delay.and_then(|(d, f)| f.drawn(rng).then_some(d)),
+        abort: policy
+            .abort
+            .and_then(|(code, f)| f.drawn(rng).then_some(code)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Fraction;
     use crate::rng::SeededRng;
 
     #[test]

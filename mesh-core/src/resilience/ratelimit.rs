@@ -153,8 +153,7 @@ pub struct LocalRateLimit {
 impl LocalRateLimit {
     /// Whether a request at `now` is refused.
     pub fn refuses(&self, now: Instant, rng: &mut dyn MeshRng) -> bool {
-        let mut drawn = |f: Fraction| rng.below(1_000_000) < u64::from(f.per_million());
-        drawn(self.enabled) && !self.bucket.try_acquire(now) && drawn(self.enforced)
+        self.enabled.drawn(rng) && !self.bucket.try_acquire(now) && self.enforced.drawn(rng)
     }
 }
 

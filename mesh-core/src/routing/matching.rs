@@ -21,9 +21,7 @@ pub fn route_matches(
             .iter()
             .all(|q| q.matches(request.query))
         && (!matcher.grpc_only || is_grpc(request))
-        && matcher
-            .fraction
-            .is_none_or(|f| rng.below(1_000_000) < u64::from(f.per_million()))
+        && matcher.fraction.is_none_or(|f| f.drawn(rng))
 }
 
 /// gRPC requests carry `content-type: application/grpc` (or `+proto`...).

@@ -20,12 +20,11 @@ use tower_service::Service;
 
 use super::body::{InFlight, MeshBody};
 use super::call::now;
+use crate::BoxError;
 use crate::retry::ReplayBody;
 
 use crate::Target;
 use crate::target::wants_http2;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The caller's request head, for an attempt: moved into the only
 /// attempt of a request that cannot retry, copied for each attempt of one

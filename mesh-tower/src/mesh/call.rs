@@ -35,15 +35,13 @@ use mesh_core::resilience::retry::{HedgePolicy, HostId, Next, RetryState};
 use mesh_core::rng::ThreadRng;
 use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle};
 use tower::ServiceExt;
-use tower_service::Service;
 
 use super::attempt::{Attempt, Deadlines, Head, attempt_request, response_outcome};
 use super::body::MeshBody;
+use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::hedge::Hedged;
 use crate::Target;
-use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
 
 /// Sends `request` through the mesh over `transport`.
 pub(crate) async fn call<S, B, ResBody>(
@@ -52,13 +50,9 @@ pub(crate) async fn call<S, B, ResBody>(
     request: Request<B>,
 ) -> Result<Response<MeshBody<ResBody>>, Error>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: bytes::Buf,
-    B::Error: Into<BoxError>,
-    ResBody: Body + Send + 'static,
+    S: Transport<B, ResBody>,
+    B: RequestBody,
+    ResBody: ResponseBody,
 {
     let snapshot = snapshots.load();
     let (head, body) = request.into_parts();
@@ -114,13 +108,9 @@ async fn attempts<S, B, ResBody>(
     grpc: bool,
 ) -> Result<Response<MeshBody<ResBody>>, Error>
 where
-    S: Service<Request<ReplayBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: bytes::Buf,
-    B::Error: Into<BoxError>,
-    ResBody: Body + Send + 'static,
+    S: Transport<B, ResBody>,
+    B: RequestBody,
+    ResBody: ResponseBody,
 {
     let action = &routed.route.action;
     let started = now();
@@ -211,12 +201,7 @@ where
             tokio::time::sleep(delay).await;
         }
         attempt_start = now();
-        body = replayer.replay().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Internal,
-                "a retry of a body that cannot be replayed",
-            )
-        })?;
+        body = next_body(&replayer)?;
     }
 }
 
@@ -252,12 +237,11 @@ fn shadow<S, B, R>(
     head: &Parts,
     routed: &Routed<'_>,
     target: MirrorTarget,
-    replayer: &crate::retry::Replayer,
+    replayer: &Replayer,
 ) where
-    S: Service<Request<ReplayBody<B>>, Response = Response<R>> + Clone + Send + 'static,
-    S::Future: Send,
-    B: Send + 'static,
-    R: Send + 'static,
+    S: Transport<B, R>,
+    B: RequestBody,
+    R: ResponseBody,
 {
     let Some(body) = replayer.replay() else {
         return;
@@ -296,6 +280,17 @@ fn shadow_host(host: &str) -> String {
         }
         _ => format!("{host}-shadow"),
     }
+}
+
+/// The body of the next attempt (the retry state refuses a retry or a
+/// hedge once the body cannot be replayed, so this only fails on a bug).
+pub(super) fn next_body<B>(replayer: &Replayer) -> Result<ReplayBody<B>, Error> {
+    replayer.replay().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Internal,
+            "another attempt of a body that cannot be replayed",
+        )
+    })
 }
 
 /// Whether the request is gRPC (its answers carry `grpc-status`).

@@ -14,22 +14,19 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Instant;
 
+use http::Response;
 use http::request::Parts;
-use http::{Request, Response};
-use http_body::Body;
 use mesh_core::config::RetryPolicy;
 use mesh_core::resilience::retry::{Hedge, HostId, Next, RetryState};
 use mesh_core::rng::ThreadRng;
 use mesh_core::{Error, ErrorKind, Routed};
 use tokio::time::Sleep;
-use tower_service::Service;
 
 use super::attempt::{Attempt, Deadlines, Head, Sent};
 use super::body::MeshBody;
-use super::call::now as clock;
+use super::bounds::{RequestBody, ResponseBody, Transport};
+use super::call::{next_body, now as clock};
 use crate::retry::{ReplayBody, Replayer};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One attempt in flight: its place, and its outcome when it ends.
 type InFlight<'s, R> =
@@ -59,13 +56,9 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
         replayer: Replayer,
     ) -> Result<Response<MeshBody<R>>, Error>
     where
-        S: Service<Request<ReplayBody<B>>, Response = Response<R>> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Error: Into<BoxError>,
-        B: Body + Send + 'static,
-        B::Data: bytes::Buf,
-        B::Error: Into<BoxError>,
-        R: Body + Send + 'static,
+        S: Transport<B, R>,
+        B: RequestBody,
+        R: ResponseBody,
         'a: 's,
     {
         let mut in_flight: Vec<(HostId, InFlight<'s, R>)> =
@@ -144,11 +137,9 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
         body: ReplayBody<B>,
     ) -> Result<(HostId, InFlight<'s, R>), Error>
     where
-        S: Service<Request<ReplayBody<B>>, Response = Response<R>> + Clone + Send + 'static,
-        S::Future: Send,
-        S::Error: Into<BoxError>,
-        B: Send + 'static,
-        R: Send + 'static,
+        S: Transport<B, R>,
+        B: RequestBody,
+        R: ResponseBody,
         'a: 's,
     {
         let excluded = retry.excluded_hosts();
@@ -179,14 +170,4 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
 /// The hosts of the attempts in flight.
 fn hosts<R>(in_flight: &[(HostId, InFlight<'_, R>)]) -> Vec<HostId> {
     in_flight.iter().map(|(host, _)| *host).collect()
-}
-
-/// The body of the next attempt.
-fn next_body<B>(replayer: &Replayer) -> Result<ReplayBody<B>, Error> {
-    replayer.replay().ok_or_else(|| {
-        Error::new(
-            ErrorKind::Internal,
-            "a hedge of a body that cannot be replayed",
-        )
-    })
 }

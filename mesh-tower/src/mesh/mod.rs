@@ -18,6 +18,7 @@
 
 mod attempt;
 mod body;
+mod bounds;
 mod call;
 mod future;
 mod hedge;

@@ -11,9 +11,8 @@ use tower_service::Service;
 use super::attempt::transport_error;
 use super::call::call;
 use super::{MeshBody, ResponseFuture};
+use crate::BoxError;
 use crate::retry::ReplayBody;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Routes each request through the mesh, then calls the inner transport
 /// once per attempt, with the request body wrapped for replay
