@@ -116,6 +116,7 @@ impl FaultyBackend {
                 behavior,
                 seen: 0,
                 failure_headers: Vec::new(),
+                last_headers: None,
             }),
             requests: AtomicU64::new(0),
             answered_ok: AtomicU64::new(0),
@@ -173,6 +174,11 @@ impl FaultyBackend {
     pub fn answered_ok(&self) -> u64 {
         self.shared.answered_ok.load(Ordering::Relaxed)
     }
+
+    /// The headers of the last request received, if any.
+    pub fn last_request_headers(&self) -> Option<http::HeaderMap> {
+        self.shared.lock().last_headers.clone()
+    }
 }
 
 impl Drop for FaultyBackend {
@@ -201,6 +207,7 @@ struct State {
     /// Requests seen since `behavior` was set (for `FailEvery`).
     seen: u64,
     failure_headers: Vec<(HeaderName, HeaderValue)>,
+    last_headers: Option<http::HeaderMap>,
 }
 
 impl Shared {
@@ -208,10 +215,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts a request and decides its fate.
-    fn next_action(&self) -> Action {
+    /// Counts a request, keeps its headers and decides its fate.
+    fn next_action(&self, headers: &http::HeaderMap) -> Action {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
+        state.last_headers = Some(headers.clone());
         let seen = state.seen;
         state.seen += 1;
         match state.behavior {
@@ -357,7 +365,7 @@ async fn handle(
     shared: Arc<Shared>,
     control: ConnectionControl,
 ) -> Result<Response<Full<Bytes>>, ConnectionGone> {
-    match shared.next_action() {
+    match shared.next_action(request.headers()) {
         Action::Reset => {
             control.reset.notify_one();
             control.closed().await;

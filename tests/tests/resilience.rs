@@ -16,10 +16,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use mesh_core::config::{
     AbortCode, Backend, Cluster, Destination, DomainPattern, Endpoint, FaultPolicy, Fraction,
-    LbPolicy, Listener, MeshConfig, OutlierDetection, RetryBudget, RetryOn, RetryPolicy, Route,
-    RouteAction, RouteMatch, RouteTable, VirtualHost,
+    HashPolicy, HashSource, LbPolicy, Listener, MeshConfig, OutlierDetection, RetryBudget, RetryOn,
+    RetryPolicy, Route, RouteAction, RouteMatch, RouteTable, VirtualHost,
 };
 use mesh_core::resilience::breaker::{BreakerConfig, CircuitBreaker, Window};
+use mesh_core::resilience::deadline;
 use mesh_core::resilience::ratelimit::{LocalRateLimit, TokenBucket, TokenBucketConfig};
 use mesh_core::{Error, ErrorKind};
 use mesh_tests::faulty::{Behavior, FaultyBackend};
@@ -590,4 +591,70 @@ async fn a_hedge_runs_beside_a_slow_attempt_and_the_first_answer_wins() {
         ok < 4,
         "without hedging, a request that starts on b0 is cut and lost"
     );
+}
+
+#[tokio::test]
+async fn a_retry_leaves_the_host_a_ring_hash_keeps_choosing() {
+    // Ring hash sends every request of one user to the same endpoint, so
+    // a retry that did not avoid the failed host would fail again there.
+    let ring = |c: &mut Cluster| c.lb_policy = LbPolicy::RING_HASH;
+    let by_user = |a: &mut RouteAction| {
+        retry("5xx", 1)(a);
+        a.hash_policy = vec![HashPolicy {
+            source: HashSource::Header(http::HeaderName::from_static("x-user")),
+            terminal: true,
+        }];
+    };
+    let mesh = Mesh::start(&[Behavior::Ok, Behavior::Ok, Behavior::Ok], by_user, ring).await;
+    let send = || {
+        guard(
+            mesh.client
+                .request(get("http://svc/x", &[("x-user", "alice")])),
+        )
+    };
+    let home = send().await.expect("served").headers()["x-backend"].clone();
+    let index: usize = home.to_str().expect("a name")[1..].parse().expect("b<i>");
+    mesh.backends[index].set(Behavior::Status(503));
+    for _ in 0..20 {
+        let response = send().await.expect("retried elsewhere");
+        assert_eq!(response.status(), 200);
+        assert_ne!(response.headers()["x-backend"], home);
+    }
+    assert_eq!(
+        mesh.backends[index].requests(),
+        21,
+        "every first attempt still goes home"
+    );
+}
+
+#[tokio::test]
+async fn the_callers_grpc_deadline_is_capped_and_passed_on() {
+    let capped = |a: &mut RouteAction| {
+        a.timeout = Some(Duration::from_secs(5));
+        a.max_stream_duration = Some(Duration::from_millis(300));
+    };
+    let mesh = Mesh::start(&[Behavior::Ok], capped, as_is).await;
+    let sent = |timeout: &str| {
+        let request = get("http://svc/x", &[("grpc-timeout", timeout)]);
+        guard(mesh.client.request(request))
+    };
+    // Under the cap: the upstream is told at most what the caller gave.
+    sent("100m").await.expect("served");
+    let seen = mesh.backends[0].last_request_headers().expect("a request");
+    let told = deadline::parse_grpc_timeout(&seen["grpc-timeout"]).expect("a grpc-timeout");
+    assert!(
+        told > Duration::ZERO && told <= Duration::from_millis(100),
+        "{told:?}"
+    );
+    // Over the cap: the route's 300 ms, not the caller's 10 s.
+    sent("10S").await.expect("served");
+    let seen = mesh.backends[0].last_request_headers().expect("a request");
+    let told = deadline::parse_grpc_timeout(&seen["grpc-timeout"]).expect("a grpc-timeout");
+    assert!(told <= Duration::from_millis(300), "{told:?}");
+    // And the cap is the request's timeout: a hung backend fails at it.
+    mesh.backends[0].set(Behavior::Hang);
+    let started = Instant::now();
+    let error = sent("10S").await.expect_err("capped");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }
