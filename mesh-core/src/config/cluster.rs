@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ConfigError, Endpoint, Labels};
+use super::{ConfigError, ConnectionPool, Endpoint, Labels};
 
 /// How a cluster picks an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +251,8 @@ pub struct Cluster {
     pub subsets: Vec<Subset>,
     /// Connect timeout (Envoy's default: 5 s).
     pub connect_timeout: Duration,
+    /// How connections are pooled.
+    pub connection_pool: ConnectionPool,
     /// Breaker thresholds.
     pub circuit_breakers: CircuitBreakers,
     /// Outlier detection, when enabled.
@@ -270,6 +272,7 @@ impl Cluster {
             endpoints,
             subsets: Vec::new(),
             connect_timeout: Duration::from_secs(5),
+            connection_pool: ConnectionPool::default(),
             circuit_breakers: CircuitBreakers::default(),
             outlier_detection: None,
             tls: TlsMode::Disable,
@@ -295,6 +298,16 @@ impl Cluster {
         self.circuit_breakers
             .validate()
             .map_err(|e| e.at("circuit_breakers").in_resource(resource()))?;
+        self.connection_pool
+            .validate()
+            .map_err(|e| e.in_resource(resource()))?;
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::new(
+                resource(),
+                "connect_timeout",
+                "must be greater than zero",
+            ));
+        }
         if let Some(od) = &self.outlier_detection {
             od.validate()
                 .map_err(|e| e.at("outlier_detection").in_resource(resource()))?;

@@ -14,6 +14,7 @@ mod listener;
 pub mod matcher;
 mod mesh;
 mod policy;
+mod pool;
 mod route;
 
 pub use cluster::{
@@ -34,6 +35,10 @@ pub use mesh::{MeshConfig, MeshConfigBuilder};
 pub use policy::{
     AbortCode, Backoff, BackoffStrategy, DEFAULT_BACKOFF_BASE, FaultPolicy, Fraction, MirrorPolicy,
     RetryOn, RetryPolicy,
+};
+pub use pool::{
+    ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, Http2Keepalive,
+    TcpKeepalive,
 };
 pub use route::{
     Backend, Destination, HashPolicy, HashSource, Labels, PathMatch, Route, RouteAction,
