@@ -24,6 +24,7 @@ use crate::config::{
 };
 use crate::lb::{EndpointGroup, EndpointSlot, Pick};
 use crate::resilience::ClusterResilience;
+use crate::resilience::breaker::ClusterLimits;
 use crate::rng::MeshRng;
 use crate::routing::{self, Unrouted};
 use crate::{Error, ErrorKind, RequestHead};
@@ -91,6 +92,9 @@ pub struct MirrorTarget {
     pub cluster: Arc<Cluster>,
     /// The endpoint picked.
     pub endpoint: Picked,
+    /// The shadow cluster's circuit-breaker counters (its connections
+    /// count against them).
+    pub limits: Arc<ClusterLimits>,
 }
 
 /// The endpoint chosen for an attempt.
@@ -420,6 +424,7 @@ impl<'s> Routed<'s> {
                     backend: policy.backend.clone(),
                     cluster: arm.cluster.clone(),
                     endpoint: endpoint.clone(),
+                    limits: arm.resilience.limits().clone(),
                 });
             }
         }

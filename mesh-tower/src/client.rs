@@ -1,76 +1,57 @@
-//! The batteries-included client: the mesh over hyper-util's pooled
-//! client, HTTP/1.1 or HTTP/2 per cluster.
+//! The batteries-included client: the mesh over its own connection pools,
+//! HTTP/1.1 or HTTP/2 per cluster.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::uri::PathAndQuery;
+use http::{Request, Response, Uri};
 use mesh_core::config::{MeshConfig, TlsMode};
 use mesh_core::{Error, ErrorKind, SnapshotHandle};
-use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::mesh::call;
+use crate::pool::{Pools, UpstreamBody};
 use crate::retry::ReplayBody;
 use crate::target::wants_http2;
 use crate::{BoxError, MeshBody, ResponseFuture, Target};
 
-/// Envoy's default cluster `connect_timeout`.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-pin_project! {
-    /// The future of [`HttpTransport`]: hyper's, or an immediate refusal.
-    #[project = TransportProjected]
-    #[derive(Debug)]
-    pub enum TransportFuture {
-        /// The request is with hyper.
-        Sent {
-            #[pin]
-            response: hyper_util::client::legacy::ResponseFuture,
-        },
-        /// The request was refused before it was sent.
-        Refused { error: Option<Error> },
-    }
-}
+/// The future of [`HttpTransport`]: finding a connection, then the
+/// response head.
+pub struct TransportFuture(
+    Pin<Box<dyn Future<Output = Result<Response<UpstreamBody>, BoxError>> + Send>>,
+);
 
 impl Future for TransportFuture {
-    type Output = Result<Response<Incoming>, BoxError>;
+    type Output = Result<Response<UpstreamBody>, BoxError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            TransportProjected::Sent { response } => response.poll(cx).map_err(Into::into),
-            TransportProjected::Refused { error } => Poll::Ready(Err(error
-                .take()
-                .unwrap_or_else(|| Error::new(ErrorKind::Internal, "polled after completion"))
-                .into())),
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
     }
 }
 
-/// A transport with one connection pool per HTTP version: HTTP/2 (prior
-/// knowledge) when the [`Target`]'s cluster says so or the request is gRPC,
-/// HTTP/1.1 otherwise. Connecting times out after Envoy's default 5 s
-/// (per-cluster `connect_timeout` needs per-cluster pools, which arrive
-/// with the resilience work). Plain text only for now: a request to a
-/// cluster that requires TLS fails with a [`ErrorKind::Transport`] error
-/// that says so, rather than going out in clear.
-/// Cloning it is one reference count: the attempt loop takes a clone per
-/// request.
+impl std::fmt::Debug for TransportFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TransportFuture")
+    }
+}
+
+/// The mesh's own transport: connection pools per endpoint, shaped by the
+/// cluster of the request's [`Target`] (connect and idle timeouts,
+/// connection lifetime, requests per connection, HTTP/2 concurrency,
+/// keepalive, and the cluster's connection and pending-request breakers;
+/// see the `pool` module). HTTP/2 (prior knowledge) when the cluster says
+/// so or the request is gRPC, HTTP/1.1 otherwise. Plain text only for
+/// now: a request to a cluster that requires TLS fails with an
+/// [`ErrorKind::Transport`] error that says so, rather than going out in
+/// clear. It sends only requests the mesh routed (they carry a
+/// [`Target`]). Cloning it is one reference count: the attempt loop takes
+/// a clone per request.
 #[derive(Debug)]
 pub struct HttpTransport<B> {
     pools: Arc<Pools<B>>,
-}
-
-#[derive(Debug)]
-struct Pools<B> {
-    http1: Client<HttpConnector, B>,
-    http2: Client<HttpConnector, B>,
 }
 
 impl<B> Clone for HttpTransport<B> {
@@ -81,26 +62,10 @@ impl<B> Clone for HttpTransport<B> {
     }
 }
 
-impl<B> Default for HttpTransport<B>
-where
-    B: http_body::Body + Send + 'static + Unpin,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+impl<B> Default for HttpTransport<B> {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let builder = || {
-            let mut b = Client::builder(TokioExecutor::new());
-            b.pool_timer(TokioTimer::new()).timer(TokioTimer::new());
-            b
-        };
         Self {
-            pools: Arc::new(Pools {
-                http1: builder().build(connector.clone()),
-                http2: builder().http2_only(true).build(connector),
-            }),
+            pools: Arc::default(),
         }
     }
 }
@@ -111,32 +76,42 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    /// Sends `request` over the pool its version and [`Target`] call for.
+    /// Sends `request` to its [`Target`]'s endpoint.
     pub fn send(&self, mut request: Request<B>) -> TransportFuture {
-        if let Some(target) = request.extensions().get::<Target>()
-            && target.cluster().tls != TlsMode::Disable
-        {
-            let error = Error::new(
+        let refuse = |error: Error| TransportFuture(Box::pin(async move { Err(error.into()) }));
+        let Some(target) = request.extensions().get::<Target>().cloned() else {
+            return refuse(Error::new(
+                ErrorKind::InvalidRequest,
+                "HttpTransport sends requests the mesh routed; this one carries no Target",
+            ));
+        };
+        if target.cluster().tls != TlsMode::Disable {
+            return refuse(Error::new(
                 ErrorKind::Transport,
                 format!(
                     "cluster {:?} requires TLS ({:?}), which this transport does not speak yet",
                     target.cluster().name,
                     target.cluster().tls
                 ),
-            );
-            return TransportFuture::Refused { error: Some(error) };
+            ));
         }
-        if wants_http2(&request) {
+        let http2 = wants_http2(&request);
+        if http2 {
             *request.version_mut() = http::Version::HTTP_2;
-            TransportFuture::Sent {
-                response: self.pools.http2.request(request),
-            }
         } else {
             *request.version_mut() = http::Version::HTTP_11;
-            TransportFuture::Sent {
-                response: self.pools.http1.request(request),
-            }
+            // A connection to the endpoint takes the origin form.
+            let path = request
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            *request.uri_mut() = Uri::from(path);
         }
+        let pools = self.pools.clone();
+        TransportFuture(Box::pin(async move {
+            pools.send(&target, request, http2).await
+        }))
     }
 }
 
@@ -146,7 +121,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<Incoming>;
+    type Response = Response<UpstreamBody>;
     type Error = BoxError;
     type Future = TransportFuture;
 
@@ -214,11 +189,11 @@ where
     pub async fn request(
         &self,
         request: Request<B>,
-    ) -> Result<Response<MeshBody<Incoming>>, Error> {
+    ) -> Result<Response<MeshBody<UpstreamBody>>, Error> {
         self.send(request).await
     }
 
-    fn send(&self, request: Request<B>) -> ResponseFuture<Incoming> {
+    fn send(&self, request: Request<B>) -> ResponseFuture<UpstreamBody> {
         ResponseFuture::new(call(
             self.snapshots.clone(),
             self.transport.clone(),
@@ -233,9 +208,9 @@ where
     B::Data: bytes::Buf + Send,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<MeshBody<Incoming>>;
+    type Response = Response<MeshBody<UpstreamBody>>;
     type Error = Error;
-    type Future = ResponseFuture<Incoming>;
+    type Future = ResponseFuture<UpstreamBody>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))

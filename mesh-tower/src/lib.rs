@@ -8,9 +8,10 @@
 //! stable [`ErrorKind`]: `NoRoute`,
 //! `NoHealthyEndpoint`, `Timeout`, `Transport`, ...
 //!
-//! [`MeshClient`] is the batteries-included client: the layer over
-//! hyper-util's pooled client, speaking HTTP/1.1 or HTTP/2 per cluster (and
-//! HTTP/2 for gRPC). It is also a tonic `GrpcService`, so a generated gRPC
+//! [`MeshClient`] is the batteries-included client: the layer over the
+//! mesh's own connection pools (per endpoint, shaped by each cluster's
+//! connection-pool settings and breakers), speaking HTTP/1.1 or HTTP/2 per
+//! cluster (and HTTP/2 for gRPC). It is also a tonic `GrpcService`, so a generated gRPC
 //! client runs over the mesh with `FooClient::with_origin(client, uri)`.
 //!
 //! The request path holds no lock and hops no thread: the snapshot is read
@@ -19,11 +20,13 @@
 
 mod client;
 mod mesh;
+mod pool;
 mod retry;
 mod target;
 
 pub use client::{HttpTransport, MeshClient, TransportFuture};
 pub use mesh::{MeshBody, MeshLayer, MeshService, ResponseFuture};
+pub use pool::UpstreamBody;
 pub use retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
 pub use target::Target;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use http::Request;
 use mesh_core::config::{Backend, Cluster, HttpProtocol};
 use mesh_core::lb::EndpointSlot;
+use mesh_core::resilience::breaker::ClusterLimits;
 
 /// The routing decision for one attempt, inserted into the request's
 /// extensions by [`MeshService`](crate::MeshService) before the transport
@@ -20,6 +21,7 @@ struct Decision {
     endpoint: Arc<EndpointSlot>,
     backend: Backend,
     cluster: Arc<Cluster>,
+    limits: Arc<ClusterLimits>,
     route: Arc<str>,
 }
 
@@ -28,12 +30,14 @@ impl Target {
         endpoint: Arc<EndpointSlot>,
         backend: Backend,
         cluster: Arc<Cluster>,
+        limits: Arc<ClusterLimits>,
         route: Arc<str>,
     ) -> Self {
         Self(Arc::new(Decision {
             endpoint,
             backend,
             cluster,
+            limits,
             route,
         }))
     }
@@ -51,6 +55,12 @@ impl Target {
     /// The cluster.
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.0.cluster
+    }
+
+    /// The cluster's circuit-breaker counters: the transport counts its
+    /// connections and the requests waiting for one against them.
+    pub fn limits(&self) -> &Arc<ClusterLimits> {
+        &self.0.limits
     }
 
     /// The name of the route that matched.

@@ -120,6 +120,8 @@ impl FaultyBackend {
             }),
             requests: AtomicU64::new(0),
             answered_ok: AtomicU64::new(0),
+            connections_accepted: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(Self { shared, addr, task })
@@ -175,6 +177,16 @@ impl FaultyBackend {
         self.shared.answered_ok.load(Ordering::Relaxed)
     }
 
+    /// Connections accepted so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections_accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now (closed ones count out once their task ends).
+    pub fn connections_open(&self) -> u64 {
+        self.shared.connections_open.load(Ordering::Relaxed)
+    }
+
     /// The headers of the last request received, if any.
     pub fn last_request_headers(&self) -> Option<http::HeaderMap> {
         self.shared.lock().last_headers.clone()
@@ -198,6 +210,8 @@ struct Shared {
     state: Mutex<State>,
     requests: AtomicU64,
     answered_ok: AtomicU64,
+    connections_accepted: AtomicU64,
+    connections_open: AtomicU64,
 }
 
 /// The mutable part: the behaviour and what depends on it.
@@ -310,7 +324,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, shared.clone()));
+                    shared.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                    shared.connections_open.fetch_add(1, Ordering::Relaxed);
+                    let shared = shared.clone();
+                    connections.spawn(async move {
+                        serve_connection(stream, shared.clone()).await;
+                        shared.connections_open.fetch_sub(1, Ordering::Relaxed);
+                    });
                 }
                 Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
             },

@@ -137,6 +137,7 @@ pub(super) fn failure_kind(error: &BoxError) -> FailureKind {
         if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>()
             && e.is_connect()
         {
+            // A hyper-util client under `MeshLayer` could not connect.
             return FailureKind::ConnectFailure;
         }
         if let Some(e) = e.downcast_ref::<h2::Error>()
@@ -147,12 +148,21 @@ pub(super) fn failure_kind(error: &BoxError) -> FailureKind {
         if let Some(e) = e.downcast_ref::<Error>()
             && e.kind() == ErrorKind::Transport
         {
-            // The transport refused to send it (a cluster needing TLS).
+            // The mesh's transport could not connect, or refused to send
+            // (a cluster needing TLS).
             return FailureKind::ConnectFailure;
         }
         source = e.source();
     }
     FailureKind::Reset
+}
+
+/// Whether the transport refused for want of capacity (its pool's
+/// pending-request breaker).
+fn is_overload(error: &BoxError) -> bool {
+    error
+        .downcast_ref::<Error>()
+        .is_some_and(|e| e.kind() == ErrorKind::Overloaded)
 }
 
 /// Wraps an error of the transport as a `Transport` error, keeping a
@@ -217,6 +227,7 @@ impl<'s> Attempt<'s> {
             pick.slot.clone(),
             routed.backend.clone(),
             routed.cluster.clone(),
+            routed.resilience.limits().clone(),
             routed.route.name.clone(),
         );
         let in_flight = InFlight {
@@ -265,6 +276,11 @@ impl<'s> Attempt<'s> {
             Ok(response) => Sent::Response(response),
             Err(e) => {
                 let e = e.into();
+                if is_overload(&e) {
+                    // A connection pool full to its limits: as in Envoy,
+                    // no retry adds to it.
+                    return Err(transport_error(e));
+                }
                 Sent::Failed(failure_kind(&e), transport_error(e))
             }
         })
@@ -316,5 +332,14 @@ mod tests {
         assert_eq!(failure_kind(&other), FailureKind::Reset);
         let refused_stream: BoxError = Box::new(h2::Error::from(h2::Reason::REFUSED_STREAM));
         assert_eq!(failure_kind(&refused_stream), FailureKind::RefusedStream);
+    }
+
+    #[test]
+    fn only_a_pool_overflow_ends_the_request_without_a_retry() {
+        let overflow: BoxError = Box::new(Error::new(ErrorKind::Overloaded, "pending full"));
+        assert!(is_overload(&overflow));
+        let refused: BoxError = Box::new(Error::new(ErrorKind::Transport, "connect refused"));
+        assert!(!is_overload(&refused));
+        assert!(!is_overload(&"reset".into()));
     }
 }

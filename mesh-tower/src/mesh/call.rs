@@ -250,6 +250,7 @@ fn shadow<S, B, R>(
         target.endpoint.clone(),
         target.backend,
         target.cluster,
+        target.limits,
         routed.route.name.clone(),
     );
     let Ok(mut request) = attempt_request(Head::Shared(head), body, &shadow, None) else {
