@@ -31,6 +31,15 @@ const SLOW: Duration = Duration::from_millis(300);
 
 /// One backend behind the cluster `svc`, as `cluster` configures it.
 async fn mesh(behavior: Behavior, cluster: impl FnOnce(&mut Cluster)) -> (FaultyBackend, Client) {
+    mesh_with_timeout(behavior, Duration::from_secs(10), cluster).await
+}
+
+/// The same, with the route's timeout.
+async fn mesh_with_timeout(
+    behavior: Behavior,
+    timeout: Duration,
+    cluster: impl FnOnce(&mut Cluster),
+) -> (FaultyBackend, Client) {
     let backend = FaultyBackend::start("b0", behavior)
         .await
         .expect("a backend");
@@ -39,7 +48,7 @@ async fn mesh(behavior: Behavior, cluster: impl FnOnce(&mut Cluster)) -> (Faulty
     let mut c = Cluster::new("svc", vec![endpoint]);
     cluster(&mut c);
     let mut action = RouteAction::to(Destination::Backend(Backend::cluster("svc")));
-    action.timeout = Some(Duration::from_secs(10));
+    action.timeout = Some(timeout);
     let table = RouteTable::new(
         "svc",
         vec![VirtualHost {
@@ -205,4 +214,21 @@ async fn past_max_connections_requests_wait_and_past_max_pending_requests_they_f
     assert_eq!(refused.kind(), ErrorKind::Overloaded, "{refused}");
     assert_eq!(backend.connections_accepted(), 1);
     assert_eq!(backend.requests(), 2, "an overflow is never sent");
+}
+
+#[tokio::test]
+async fn a_connection_whose_exchange_was_abandoned_is_not_reused() {
+    let (backend, client) =
+        mesh_with_timeout(Behavior::Hang, Duration::from_millis(200), |_| {}).await;
+    let abandoned = client.get().await.expect_err("the backend never answers");
+    assert_eq!(abandoned.kind(), ErrorKind::Timeout);
+    backend.set(Behavior::Ok);
+    // On the abandoned connection this would wait for the hung answer
+    // and time out too.
+    assert_eq!(client.get().await.expect("an answer"), "b0");
+    assert_eq!(backend.connections_accepted(), 2);
+    assert!(
+        eventually(|| backend.connections_open() == 1).await,
+        "the abandoned connection was closed"
+    );
 }

@@ -166,10 +166,7 @@ impl<B: OutgoingBody> EndpointPool<B> {
                 (Ok(response), lease) => {
                     return Ok(response.map(|body| super::UpstreamBody::new(body, lease)));
                 }
-                (Err(e), lease) => {
-                    lease.discard();
-                    request = unsent(e)?;
-                }
+                (Err(e), _abandoned) => request = unsent(e)?,
             }
         }
         Err(Error::new(
@@ -231,7 +228,9 @@ impl<B: OutgoingBody> EndpointPool<B> {
             let mut freed = pin!(self.freed.notified());
             let step = {
                 let mut state = lock(&self.state);
-                state.multiplexed.retain(|c| c.life.is_usable());
+                state
+                    .multiplexed
+                    .retain(|c| c.life.is_usable() && !c.sender.is_closed());
                 let free = state
                     .multiplexed
                     .iter()
@@ -469,25 +468,24 @@ fn unsent<B>(mut e: TrySendError<Request<B>>) -> Result<Request<B>, BoxError> {
 }
 
 impl<B: OutgoingBody> Pooled for Http1<B> {
-    fn release(self: Arc<Self>, reusable: bool) {
+    fn release(self: Arc<Self>, clean: bool) {
+        if !clean {
+            self.life.retire();
+        }
         self.life.end();
         let Some(pool) = self.pool.upgrade() else {
             return;
         };
-        if reusable && self.life.is_usable() {
+        if self.life.is_usable() {
             lock(&pool.state).idle.push(self);
-        } else {
-            self.life.retire();
         }
         pool.freed.notify_one();
     }
 }
 
 impl<B: OutgoingBody> Pooled for Http2<B> {
-    fn release(self: Arc<Self>, reusable: bool) {
-        if !reusable {
-            self.life.retire();
-        }
+    /// An abandoned stream is reset by hyper alone: the connection stays.
+    fn release(self: Arc<Self>, _clean: bool) {
         self.life.end();
         if let Some(pool) = self.pool.upgrade() {
             pool.freed.notify_one();

@@ -1,5 +1,6 @@
 //! A request's hold on its connection, and the response body that keeps
-//! it until the last frame.
+//! it until the last frame (a body dropped early, or an exchange abandoned
+//! before its response, gives the connection back as not clean).
 //!
 //! An HTTP/1.1 connection can take the next request only once the
 //! response before it has been read to the end, and an HTTP/2 stream
@@ -18,33 +19,37 @@ use pin_project_lite::pin_project;
 
 /// A connection a lease can give back.
 pub(super) trait Pooled: Send + Sync {
-    /// The request ended; `reusable` is false when the connection must
-    /// take no more (its request never left, or it failed).
-    fn release(self: Arc<Self>, reusable: bool);
+    /// The request ended; `clean` when its response was read to the end.
+    /// An HTTP/1.1 connection is reused only after a clean end: one whose
+    /// exchange was abandoned (a timeout, a body dropped unread) may still
+    /// be waiting for, or reading, that response.
+    fn release(self: Arc<Self>, clean: bool);
 }
 
 /// One request's hold on a connection, given back when dropped.
 pub(crate) struct Lease {
     conn: Option<Arc<dyn Pooled>>,
+    clean: bool,
 }
 
 impl Lease {
     pub(super) fn new(conn: Arc<dyn Pooled>) -> Self {
-        Self { conn: Some(conn) }
+        Self {
+            conn: Some(conn),
+            clean: false,
+        }
     }
 
-    /// Gives the connection back as one to take no more requests.
-    pub(super) fn discard(mut self) {
-        if let Some(conn) = self.conn.take() {
-            conn.release(false);
-        }
+    /// Gives the connection back after the response was read to the end.
+    fn finish(mut self) {
+        self.clean = true;
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            conn.release(true);
+            conn.release(self.clean);
         }
     }
 }
@@ -70,8 +75,14 @@ pin_project! {
 
 impl UpstreamBody {
     pub(super) fn new(inner: Incoming, lease: Lease) -> Self {
-        let lease = (!inner.is_end_stream()).then_some(lease);
-        Self { inner, lease }
+        if inner.is_end_stream() {
+            lease.finish();
+            return Self { inner, lease: None };
+        }
+        Self {
+            inner,
+            lease: Some(lease),
+        }
     }
 }
 
@@ -88,12 +99,12 @@ impl Body for UpstreamBody {
         match &frame {
             Some(Ok(_)) if !this.inner.is_end_stream() => {}
             Some(Err(_)) => {
-                if let Some(lease) = this.lease.take() {
-                    lease.discard();
-                }
+                this.lease.take();
             }
             _ => {
-                this.lease.take();
+                if let Some(lease) = this.lease.take() {
+                    lease.finish();
+                }
             }
         }
         Poll::Ready(frame)
