@@ -91,6 +91,19 @@ const KEYS: &[&str] = &[
     "http2_protocol_options",
     "eds_cluster_config",
     "service_name",
+    "common_http_protocol_options",
+    "idle_timeout",
+    "max_connection_duration",
+    "max_requests_per_connection",
+    "max_concurrent_streams",
+    "connection_keepalive",
+    "upstream_connection_options",
+    "tcp_keepalive",
+    "keepalive_probes",
+    "keepalive_time",
+    "keepalive_interval",
+    "per_host_thresholds",
+    "max_connections",
 ];
 
 const TYPES: &[&str] = &[

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::load;
 use crate::config::{
-    ConfigError, Destination, HashSource, HealthStatus, HttpProtocol, LbPolicy, MeshConfig,
-    PathMatch, RetryOn,
+    ConfigError, Destination, HashSource, HealthStatus, Http2Keepalive, HttpProtocol, LbPolicy,
+    MeshConfig, PathMatch, RetryOn, TcpKeepalive,
 };
 
 /// A document using every supported feature (also the seed of the
@@ -84,6 +84,11 @@ resources:
   circuit_breakers:
     thresholds:
     - {max_connections: 100, max_pending_requests: 10, max_requests: 1000, max_retries: 5}
+    per_host_thresholds: [{max_connections: 4}]
+  common_http_protocol_options: {idle_timeout: 0s, max_connection_duration: 600s}
+  max_requests_per_connection: 100
+  upstream_connection_options:
+    tcp_keepalive: {keepalive_probes: 3, keepalive_time: 60, keepalive_interval: 10}
   outlier_detection: {consecutive_5xx: 7, base_ejection_time: 15s}
   load_assignment:
     cluster_name: orders
@@ -117,7 +122,11 @@ resources:
   typed_extension_protocol_options:
     envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
       "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-      explicit_http_config: {http2_protocol_options: {}}
+      common_http_protocol_options: {idle_timeout: 90s, max_requests_per_connection: 1000}
+      explicit_http_config:
+        http2_protocol_options:
+          max_concurrent_streams: 64
+          connection_keepalive: {interval: 30s, timeout: 5s}
 "#;
 
 fn build(text: &str) -> Result<MeshConfig, ConfigError> {
@@ -214,6 +223,20 @@ fn check(config: &MeshConfig) {
         ]
     );
     assert_eq!(&*orders.endpoints[0].locality.zone, "eu-west1-b");
+    let pool = orders.connection_pool;
+    assert_eq!(pool.idle_timeout, None);
+    assert_eq!(pool.max_connection_duration, Some(Duration::from_secs(600)));
+    assert_eq!(pool.max_requests_per_connection.map(|n| n.get()), Some(100));
+    assert_eq!(pool.max_connections_per_host.map(|n| n.get()), Some(4));
+    assert_eq!(
+        pool.tcp_keepalive,
+        Some(TcpKeepalive {
+            probes: Some(3),
+            time: Some(Duration::from_secs(60)),
+            interval: Some(Duration::from_secs(10)),
+        })
+    );
+    assert_eq!(orders.protocol, HttpProtocol::Http1);
 
     let payments = config.cluster("payments").unwrap();
     assert_eq!(payments.lb_policy, LbPolicy::RING_HASH);
@@ -223,6 +246,22 @@ fn check(config: &MeshConfig) {
     assert_eq!(payments.endpoints[0].authority(), "payments.internal:9090");
     assert_eq!(payments.endpoints[0].health, HealthStatus::Healthy);
     assert_eq!(payments.endpoints[0].priority, 1);
+    let pool = payments.connection_pool;
+    assert_eq!(pool.idle_timeout, Some(Duration::from_secs(90)));
+    assert_eq!(
+        pool.max_requests_per_connection.map(|n| n.get()),
+        Some(1000)
+    );
+    assert_eq!(pool.max_concurrent_streams.get(), 64);
+    assert_eq!(
+        pool.http2_keepalive,
+        Some(Http2Keepalive {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+        })
+    );
+    assert_eq!(pool.max_connection_duration, None);
+    assert_eq!(pool.tcp_keepalive, None);
 }
 
 #[test]
@@ -269,6 +308,12 @@ fn the_same_document_as_camel_case_json_loads() {
         "consecutive5xx",
         "lbEndpoints",
         "\"@type\"",
+        "perHostThresholds",
+        "commonHttpProtocolOptions",
+        "maxRequestsPerConnection",
+        "maxConcurrentStreams",
+        "connectionKeepalive",
+        "keepaliveProbes",
     ] {
         assert!(json.contains(spelled), "{spelled} missing from {json}");
     }
@@ -321,6 +366,11 @@ resources:
 "#
     )
 }
+
+/// The key and type URL of the upstream `HttpProtocolOptions` extension.
+const HTTP_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const HTTP_OPTIONS_URL: &str =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 /// A document with one cluster `c` whose extra fields are `fields`.
 fn with_cluster(fields: &str) -> String {
@@ -376,6 +426,35 @@ fn bad_documents_name_resource_and_field() {
             with_cluster("type: EDS\n  eds_cluster_config: {service_name: c-v1}"),
             r#"Cluster "c""#,
             "eds_cluster_config.service_name",
+        ),
+        (
+            with_cluster(&format!(
+                "typed_extension_protocol_options: {{{HTTP_OPTIONS}: {{'@type': {HTTP_OPTIONS_URL}, explicit_http_config: {{http2_protocol_options: {{max_concurrent_streams: 0}}}}}}}}"
+            )),
+            r#"Cluster "c""#,
+            r#"typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.max_concurrent_streams"#,
+        ),
+        (
+            with_cluster("http2_protocol_options: {connection_keepalive: {interval: 0s}}"),
+            r#"Cluster "c""#,
+            "http2_protocol_options.connection_keepalive.interval",
+        ),
+        (
+            with_cluster(&format!(
+                "http2ProtocolOptions: {{}}\n  typedExtensionProtocolOptions: {{{HTTP_OPTIONS}: {{'@type': {HTTP_OPTIONS_URL}}}}}"
+            )),
+            r#"Cluster "c""#,
+            "http2_protocol_options",
+        ),
+        (
+            with_cluster("upstream_connection_options: {tcp_keepalive: {keepalive_time: 0}}"),
+            r#"Cluster "c""#,
+            "upstream_connection_options.tcp_keepalive.keepalive_time",
+        ),
+        (
+            with_cluster("circuit_breakers: {per_host_thresholds: [{max_connections: 2, max_requests: 5}]}"),
+            r#"Cluster "c""#,
+            "circuit_breakers.per_host_thresholds[0].max_requests",
         ),
         (
             "resources: [{'@type': type.googleapis.com/envoy.config.listener.v3.Listener, name: orders}]".to_owned(),
@@ -453,4 +532,26 @@ fn fractional_and_grpc_route_matches_are_kept() {
         e.field,
         "virtual_hosts[0].routes[0].match.runtime_fraction.default_value"
     );
+}
+
+#[test]
+fn deprecated_http2_options_speak_http2_and_set_the_pool() {
+    let config = build(&with_cluster(
+        "http2ProtocolOptions: {maxConcurrentStreams: '16', connectionKeepalive: {interval: 10s}}",
+    ))
+    .unwrap();
+    let c = config.cluster("c").unwrap();
+    assert_eq!(c.protocol, HttpProtocol::Http2);
+    assert_eq!(c.connection_pool.max_concurrent_streams.get(), 16);
+    assert_eq!(
+        c.connection_pool.http2_keepalive,
+        Some(Http2Keepalive {
+            interval: Duration::from_secs(10),
+            timeout: Http2Keepalive::DEFAULT_TIMEOUT,
+        })
+    );
+    let e = error(&with_cluster(
+        "common_http_protocol_options: {max_requests_per_connection: 2}\n  max_requests_per_connection: 3",
+    ));
+    assert_eq!(e.field, "max_requests_per_connection");
 }

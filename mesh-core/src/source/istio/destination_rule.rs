@@ -13,12 +13,16 @@
 //!   hash policy on every route to the host. `maglev` becomes a ring hash
 //!   of default size (both are consistent hashes over the same key; the
 //!   engine has no Maglev table).
-//! - `connectionPool`: `tcp.maxConnections`, `tcp.connectTimeout`,
+//! - `connectionPool` limits (circuit breakers): `tcp.maxConnections`,
 //!   `http.http1MaxPendingRequests`, `http.http2MaxRequests`,
-//!   `http.maxRetries`; `http.h2UpgradePolicy: UPGRADE` speaks HTTP/2.
-//!   Unset or zero limits keep Istio's defaults, which are *unlimited*
-//!   (2^32-1), not Envoy's 1024; the connect timeout defaults to Istio's
-//!   10 s.
+//!   `http.maxRetries`. Unset or zero limits keep Istio's defaults, which
+//!   are *unlimited* (2^32-1), not Envoy's 1024.
+//! - `connectionPool` connections: `tcp.connectTimeout` (Istio's 10 s by
+//!   default); `http.h2UpgradePolicy: UPGRADE` speaks HTTP/2; and, in the
+//!   `pool` module, `tcp.maxConnectionDuration`, `tcp.tcpKeepalive`
+//!   (`probes`, `time`, `interval`, in whole seconds), `http.idleTimeout`
+//!   (Istio's 1 h by default), `http.maxRequestsPerConnection` (0:
+//!   unlimited) and `http.maxConcurrentStreams` (0: 2^31-1).
 //! - `outlierDetection`: `consecutive5xxErrors` (default 5, 0 disables),
 //!   `consecutiveGatewayErrors`, the deprecated `consecutiveErrors` (read
 //!   as gateway errors, as Istio does), `consecutiveLocalOriginFailures`,
@@ -32,22 +36,25 @@
 //! Ignored, with no effect: `portLevelSettings` (every port of the host
 //! gets the top-level policy), a subset's own `trafficPolicy` (subsets
 //! here are label filters inside one cluster, so they share its policy),
-//! `loadBalancer.localityLbSetting` and `warmupDurationSecs`, `exportTo`,
-//! `workloadSelector`.
+//! `loadBalancer.localityLbSetting` and `warmupDurationSecs`,
+//! `connectionPool.tcp.idleTimeout` (it times out proxied TCP streams,
+//! which a client library does not have), `http.useClientProtocol`,
+//! `exportTo`, `workloadSelector`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::document::Doc;
 use super::host;
+use super::pool;
 use super::spec::{
     ConnectionPoolSpec, ConsistentHashSpec, DestinationRuleSpec, LoadBalancerSpec,
     OutlierDetectionSpec, SubsetSpec, TrafficPolicySpec,
 };
 use super::values;
 use crate::config::{
-    CircuitBreakers, Cluster, ConfigError, HashPolicy, HashSource, HttpProtocol, LbPolicy,
-    OutlierDetection, ResultExt, RetryBudget, Subset, TlsMode,
+    CircuitBreakers, Cluster, ConfigError, ConnectionPool, HashPolicy, HashSource, HttpProtocol,
+    LbPolicy, OutlierDetection, ResultExt, RetryBudget, Subset, TlsMode,
 };
 
 /// Istio's circuit-breaker thresholds when a rule sets none: unlimited.
@@ -83,6 +90,8 @@ pub(crate) struct HostPolicy {
     pub outlier_detection: Option<OutlierDetection>,
     pub tls: TlsMode,
     pub connect_timeout: Duration,
+    /// Idle timeout, connection lifetime, streams and keepalives.
+    pub connection_pool: ConnectionPool,
     /// `h2UpgradePolicy: UPGRADE`.
     pub http2: bool,
     pub subsets: Vec<Subset>,
@@ -98,6 +107,7 @@ impl Default for HostPolicy {
             outlier_detection: None,
             tls: TlsMode::Disable,
             connect_timeout: CONNECT_TIMEOUT,
+            connection_pool: ConnectionPool::default(),
             http2: false,
             subsets: Vec::new(),
         }
@@ -112,6 +122,7 @@ impl HostPolicy {
         cluster.outlier_detection = self.outlier_detection;
         cluster.tls = self.tls;
         cluster.connect_timeout = self.connect_timeout;
+        cluster.connection_pool = self.connection_pool;
         if self.http2 {
             cluster.protocol = HttpProtocol::Http2;
         }
@@ -273,6 +284,7 @@ fn consistent_hash(spec: &ConsistentHashSpec, policy: &mut HostPolicy) -> Result
 }
 
 fn connection_pool(spec: &ConnectionPoolSpec, policy: &mut HostPolicy) -> Result<(), ConfigError> {
+    policy.connection_pool = pool::connection_pool(spec)?;
     let limit = |value: Option<i64>, field: &str, slot: &mut u32| -> Result<(), ConfigError> {
         match value {
             None | Some(0) => Ok(()),

@@ -44,8 +44,8 @@
 //!
 //! # DestinationRule
 //!
-//! `trafficPolicy` (load balancer, consistent hash, connection pool,
-//! outlier detection, TLS mode) and `subsets`. `portLevelSettings` and
+//! `trafficPolicy` (load balancer, consistent hash, connection pool limits
+//! and settings, outlier detection, TLS mode) and `subsets`. `portLevelSettings` and
 //! subset-level `trafficPolicy` are ignored.
 //!
 //! # VirtualService
@@ -81,6 +81,7 @@ mod fault;
 mod generate;
 mod host;
 mod matching;
+mod pool;
 mod registry;
 mod retry;
 mod routes;

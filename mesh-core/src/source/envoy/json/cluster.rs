@@ -1,7 +1,8 @@
 //! Mirror of `Cluster`: discovery type, load-balancing policy and its
 //! config, connect timeout and the inline load assignment; breakers and
 //! outlier detection are in `resilience`, transport socket and protocol
-//! options in `upstream`.
+//! options in `upstream`, the connection-pool messages (also found in the
+//! deprecated Cluster-level protocol fields) in `pool`.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::endpoint::ClusterLoadAssignment;
+use super::pool::{CommonHttpProtocolOptions, Http2ProtocolOptions, UpstreamConnectionOptions};
 use super::resilience::{CircuitBreakers, OutlierDetection};
 use super::upstream::{ProtocolOptions, TransportSocket, protocol_options};
 use super::wkt::{AnyOf, Dur, Enum, Int, enum_value, nullable, proto_enums, u32_value};
@@ -31,7 +33,6 @@ proto_enums!(
     HashFunction => "RingHashLbConfig.HashFunction",
 );
 
-/// `config.cluster.v3.Cluster`.
 /// `config.cluster.v3.Cluster`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -65,8 +66,14 @@ pub(in crate::source::envoy) struct Cluster {
     transport_socket: Option<TransportSocket>,
     #[serde(alias = "typedExtensionProtocolOptions", deserialize_with = "nullable")]
     typed_extension_protocol_options: HashMap<String, AnyOf<ProtocolOptions>>,
+    #[serde(alias = "commonHttpProtocolOptions")]
+    common_http_protocol_options: Option<CommonHttpProtocolOptions>,
     #[serde(alias = "http2ProtocolOptions")]
-    http2_protocol_options: Option<IgnoredAny>,
+    http2_protocol_options: Option<Http2ProtocolOptions>,
+    #[serde(alias = "maxRequestsPerConnection")]
+    max_requests_per_connection: Option<Int<u32>>,
+    #[serde(alias = "upstreamConnectionOptions")]
+    upstream_connection_options: Option<UpstreamConnectionOptions>,
     #[serde(alias = "loadAssignment")]
     load_assignment: Option<ClusterLoadAssignment>,
 }
@@ -104,7 +111,7 @@ struct RingHashLbConfig {
 }
 
 impl Cluster {
-    #[allow(deprecated)] // `http2_protocol_options` still selects HTTP/2
+    #[allow(deprecated)] // the Cluster-level protocol options are still read
     pub(in crate::source::envoy) fn into_proto(self) -> Result<pb::Cluster, ConfigError> {
         let discovery = oneof([
             ("type", self.r#type.map(|t| ClusterDiscoveryType::Type(t.0))),
@@ -170,7 +177,16 @@ impl Cluster {
             typed_extension_protocol_options: protocol_options(
                 self.typed_extension_protocol_options,
             )?,
-            http2_protocol_options: self.http2_protocol_options.map(|_| Default::default()),
+            common_http_protocol_options: self
+                .common_http_protocol_options
+                .map(CommonHttpProtocolOptions::into_proto),
+            http2_protocol_options: self
+                .http2_protocol_options
+                .map(Http2ProtocolOptions::into_proto),
+            max_requests_per_connection: u32_value(self.max_requests_per_connection),
+            upstream_connection_options: self
+                .upstream_connection_options
+                .map(UpstreamConnectionOptions::into_proto),
             load_assignment: opt(
                 self.load_assignment,
                 "load_assignment",

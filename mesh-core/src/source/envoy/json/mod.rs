@@ -19,6 +19,7 @@ mod endpoint;
 mod listener;
 mod matcher;
 mod policy;
+mod pool;
 mod resilience;
 mod route;
 mod upstream;

@@ -1,4 +1,5 @@
-//! Mirror of a cluster's `circuit_breakers` and `outlier_detection`.
+//! Mirror of a cluster's `circuit_breakers` (cluster-wide `thresholds` and
+//! `per_host_thresholds`, the same message) and `outlier_detection`.
 
 use envoy_types::pb::envoy::config::cluster::v3::{
     self as pb, circuit_breakers::Thresholds as PbThresholds,
@@ -16,6 +17,8 @@ proto_enums!(RoutingPriority => "RoutingPriority");
 pub(super) struct CircuitBreakers {
     #[serde(deserialize_with = "nullable")]
     thresholds: Vec<Thresholds>,
+    #[serde(alias = "perHostThresholds", deserialize_with = "nullable")]
+    per_host_thresholds: Vec<Thresholds>,
 }
 
 /// `CircuitBreakers.Thresholds`.
@@ -31,6 +34,22 @@ struct Thresholds {
     max_requests: Option<Int<u32>>,
     #[serde(alias = "maxRetries")]
     max_retries: Option<Int<u32>>,
+    #[serde(alias = "maxConnectionPools")]
+    max_connection_pools: Option<Int<u32>>,
+}
+
+impl Thresholds {
+    fn into_proto(self) -> PbThresholds {
+        PbThresholds {
+            priority: enum_value(self.priority),
+            max_connections: u32_value(self.max_connections),
+            max_pending_requests: u32_value(self.max_pending_requests),
+            max_requests: u32_value(self.max_requests),
+            max_retries: u32_value(self.max_retries),
+            max_connection_pools: u32_value(self.max_connection_pools),
+            ..Default::default()
+        }
+    }
 }
 
 impl CircuitBreakers {
@@ -39,16 +58,13 @@ impl CircuitBreakers {
             thresholds: self
                 .thresholds
                 .into_iter()
-                .map(|t| PbThresholds {
-                    priority: enum_value(t.priority),
-                    max_connections: u32_value(t.max_connections),
-                    max_pending_requests: u32_value(t.max_pending_requests),
-                    max_requests: u32_value(t.max_requests),
-                    max_retries: u32_value(t.max_retries),
-                    ..Default::default()
-                })
+                .map(Thresholds::into_proto)
                 .collect(),
-            per_host_thresholds: Vec::new(),
+            per_host_thresholds: self
+                .per_host_thresholds
+                .into_iter()
+                .map(Thresholds::into_proto)
+                .collect(),
         }
     }
 }
@@ -137,10 +153,14 @@ mod tests {
     #[test]
     fn breakers_and_outlier_detection_transcribe() {
         let cb: CircuitBreakers = serde_yaml::from_str(
-            "thresholds: [{priority: HIGH, maxRequests: 5}, {max_requests: '100', maxRetries: 0}]",
+            "{thresholds: [{priority: HIGH, maxRequests: 5}, {max_requests: '100', maxRetries: 0}],
+              perHostThresholds: [{maxConnections: 4, max_connection_pools: 2}]}",
         )
         .unwrap();
         let cb = cb.into_proto();
+        let per_host = &cb.per_host_thresholds[0];
+        assert_eq!(per_host.max_connections.map(|v| v.value), Some(4));
+        assert_eq!(per_host.max_connection_pools.map(|v| v.value), Some(2));
         assert_eq!(cb.thresholds[0].priority, RoutingPriority::High as i32);
         assert_eq!(cb.thresholds[1].max_requests.map(|v| v.value), Some(100));
         assert_eq!(cb.thresholds[1].max_retries.map(|v| v.value), Some(0));

@@ -5,7 +5,9 @@
 //! Only the type of a transport socket's `typed_config` matters to the
 //! model, so its body is skipped and the proto `Any` carries the type URL
 //! with an empty value. `HttpProtocolOptions` is transcribed and encoded,
-//! since the conversion reads which protocol it selects.
+//! since the conversion reads which protocol it selects and the
+//! connection-pool settings (its common and HTTP/2 options, mirrored in
+//! `pool`).
 
 use std::collections::HashMap;
 
@@ -23,6 +25,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny};
 
 use super::oneof;
+use super::pool::{CommonHttpProtocolOptions, Http2ProtocolOptions};
 use super::wkt::{AnyBody, AnyOf, Opaque, nullable};
 use crate::config::{ConfigError, ResultExt};
 use crate::source::envoy::proto::{type_name, type_url};
@@ -70,10 +73,13 @@ impl AnyBody for ProtocolOptions {
     }
 }
 
-/// `extensions.upstreams.http.v3.HttpProtocolOptions`: which protocol.
+/// `extensions.upstreams.http.v3.HttpProtocolOptions`: which protocol,
+/// and the pool settings.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(super) struct HttpProtocolOptions {
+    #[serde(alias = "commonHttpProtocolOptions")]
+    common_http_protocol_options: Option<CommonHttpProtocolOptions>,
     #[serde(alias = "explicitHttpConfig")]
     explicit_http_config: Option<ExplicitHttpConfig>,
     #[serde(alias = "useDownstreamProtocolConfig")]
@@ -88,7 +94,7 @@ struct ExplicitHttpConfig {
     #[serde(alias = "httpProtocolOptions")]
     http_protocol_options: Option<IgnoredAny>,
     #[serde(alias = "http2ProtocolOptions")]
-    http2_protocol_options: Option<IgnoredAny>,
+    http2_protocol_options: Option<Http2ProtocolOptions>,
     #[serde(alias = "http3ProtocolOptions")]
     http3_protocol_options: Option<IgnoredAny>,
 }
@@ -107,7 +113,7 @@ impl HttpProtocolOptions {
                     (
                         "http2_protocol_options",
                         e.http2_protocol_options
-                            .map(|_| ProtocolConfig::Http2ProtocolOptions(Default::default())),
+                            .map(|h| ProtocolConfig::Http2ProtocolOptions(h.into_proto())),
                     ),
                     (
                         "http3_protocol_options",
@@ -119,6 +125,9 @@ impl HttpProtocolOptions {
             }),
         };
         Ok(http::HttpProtocolOptions {
+            common_http_protocol_options: self
+                .common_http_protocol_options
+                .map(CommonHttpProtocolOptions::into_proto),
             upstream_protocol_options: oneof([
                 (
                     "explicit_http_config",

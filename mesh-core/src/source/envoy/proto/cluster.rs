@@ -1,6 +1,7 @@
 //! `Cluster` → [`Cluster`]: discovery type, load-balancing policy, connect
-//! timeout, breakers, outlier detection, transport security and the HTTP
-//! version spoken upstream.
+//! timeout, breakers, outlier detection, transport security, the HTTP
+//! version spoken upstream and the connection pool (in `pool`, which
+//! shares the `HttpProtocolOptions` extension decoded here).
 //!
 //! Discovery types STATIC, STRICT_DNS and LOGICAL_DNS take their endpoints
 //! from the inline `load_assignment`; an EDS cluster starts empty and gets
@@ -27,6 +28,7 @@ use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
 use prost::Message;
 
 use super::endpoint::endpoints_of;
+use super::pool::connection_pool;
 use super::resilience::{circuit_breakers, outlier_detection};
 use super::{opt_duration, type_name, type_url, unsupported};
 use crate::config::{Cluster, ConfigError, HttpProtocol, LbPolicy, ResultExt, TlsMode};
@@ -98,7 +100,9 @@ fn cluster_of(c: &PbCluster) -> Result<Cluster, ConfigError> {
         .transpose()
         .at("outlier_detection")?;
     cluster.tls = tls_mode(c.transport_socket.as_ref()).at("transport_socket")?;
-    cluster.protocol = http_protocol(c)?;
+    let typed = http_options(c)?;
+    cluster.protocol = http_protocol(c, typed.as_ref())?;
+    cluster.connection_pool = connection_pool(c, typed.as_ref())?;
     cluster.validate()?;
     Ok(cluster)
 }
@@ -178,18 +182,22 @@ fn tls_mode(socket: Option<&TransportSocket>) -> Result<TlsMode, ConfigError> {
     }
 }
 
-/// HTTP/2 when the upstream protocol options say so explicitly, or the
-/// legacy `http2_protocol_options` is set; HTTP/1.1 otherwise.
-fn http_protocol(c: &PbCluster) -> Result<HttpProtocol, ConfigError> {
+/// A cluster's `HttpProtocolOptions` extension, decoded once for both the
+/// protocol and the connection pool.
+pub(super) struct HttpOptions {
+    /// Where it sits in the cluster, to locate errors inside it:
+    /// `typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]`.
+    pub field: String,
+    /// The decoded options.
+    pub options: HttpProtocolOptions,
+}
+
+/// The `HttpProtocolOptions` extension among the cluster's
+/// `typed_extension_protocol_options`, if present.
+fn http_options(c: &PbCluster) -> Result<Option<HttpOptions>, ConfigError> {
     let key = type_name(type_url::HTTP_PROTOCOL_OPTIONS);
     let Some(any) = c.typed_extension_protocol_options.get(key) else {
-        #[allow(deprecated)] // the legacy field still configures HTTP/2
-        let legacy_h2 = c.http2_protocol_options.is_some();
-        return Ok(if legacy_h2 {
-            HttpProtocol::Http2
-        } else {
-            HttpProtocol::Http1
-        });
+        return Ok(None);
     };
     let field = format!("typed_extension_protocol_options[{key:?}]");
     if type_name(&any.type_url) != key {
@@ -200,8 +208,24 @@ fn http_protocol(c: &PbCluster) -> Result<HttpProtocol, ConfigError> {
     }
     let options = HttpProtocolOptions::decode(any.value.as_slice())
         .map_err(|e| ConfigError::field(&field, format!("cannot decode {key}: {e}")))?;
-    let located = |sub: &str, what: &str| unsupported(sub, what).at(&field);
-    match options.upstream_protocol_options {
+    Ok(Some(HttpOptions { field, options }))
+}
+
+/// HTTP/2 when the upstream protocol options say so explicitly, or (with
+/// no such options) the legacy `http2_protocol_options` is set; HTTP/1.1
+/// otherwise.
+fn http_protocol(c: &PbCluster, typed: Option<&HttpOptions>) -> Result<HttpProtocol, ConfigError> {
+    let Some(typed) = typed else {
+        #[allow(deprecated)] // the legacy field still configures HTTP/2
+        let legacy_h2 = c.http2_protocol_options.is_some();
+        return Ok(if legacy_h2 {
+            HttpProtocol::Http2
+        } else {
+            HttpProtocol::Http1
+        });
+    };
+    let located = |sub: &str, what: &str| unsupported(sub, what).at(&typed.field);
+    match &typed.options.upstream_protocol_options {
         None => Ok(HttpProtocol::Http1),
         Some(UpstreamProtocolOptions::ExplicitHttpConfig(e)) => match e.protocol_config {
             Some(ProtocolConfig::HttpProtocolOptions(_)) | None => Ok(HttpProtocol::Http1),

@@ -20,6 +20,7 @@ mod endpoint;
 mod listener;
 mod matcher;
 mod policy;
+mod pool;
 mod ratelimit;
 mod resilience;
 mod route;

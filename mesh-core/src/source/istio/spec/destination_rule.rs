@@ -86,6 +86,17 @@ pub(crate) struct ConnectionPoolSpec {
 pub(crate) struct TcpPoolSpec {
     pub max_connections: Option<i64>,
     pub connect_timeout: Option<String>,
+    pub max_connection_duration: Option<String>,
+    pub tcp_keepalive: Option<TcpKeepaliveSpec>,
+}
+
+/// `ConnectionPoolSettings.TCPSettings.TcpKeepalive`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct TcpKeepaliveSpec {
+    pub probes: Option<i64>,
+    pub time: Option<String>,
+    pub interval: Option<String>,
 }
 
 /// `ConnectionPoolSettings.HTTPSettings`.
@@ -99,6 +110,9 @@ pub(crate) struct HttpPoolSpec {
     pub max_retries: Option<i64>,
     #[serde(rename = "h2UpgradePolicy")]
     pub h2_upgrade_policy: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub max_requests_per_connection: Option<i64>,
+    pub max_concurrent_streams: Option<i64>,
 }
 
 /// `OutlierDetection`.

@@ -7,8 +7,8 @@ use http::HeaderMap;
 use super::{build, head, subsets_rule, virtual_service};
 use crate::RequestHead;
 use crate::config::{
-    AbortCode, Destination, Fraction, HashPolicy, HashSource, HttpProtocol, LbPolicy, MeshConfig,
-    PathMatch, RetryOn, Route, TlsMode,
+    AbortCode, ConnectionPool, Destination, Fraction, HashPolicy, HashSource, HttpProtocol,
+    LbPolicy, MeshConfig, PathMatch, RetryOn, Route, TcpKeepalive, TlsMode,
 };
 use crate::routing::select_route;
 
@@ -241,6 +241,56 @@ fn consistent_hash_and_cluster_policies() {
     );
     assert_eq!(routes(&config, "cart:80")[0].action.hash_policy, [want]);
     assert!(config.cluster("outbound|80||front").is_none());
+}
+
+#[test]
+fn connection_pool_settings() {
+    let yaml = head("DestinationRule", "pooled")
+        + "spec:
+  host: cart
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: 10
+        maxConnectionDuration: 30m
+        tcpKeepalive: {probes: 4, time: 2m, interval: 15s}
+      http:
+        idleTimeout: 5m
+        maxRequestsPerConnection: 1
+        maxConcurrentStreams: 128
+---
+" + &head("DestinationRule", "plain")
+        + "spec:
+  host: shop
+";
+    let config = build(&yaml);
+    let cart = config.cluster("outbound|80||cart").unwrap();
+    let pool = cart.connection_pool;
+    assert_eq!(cart.circuit_breakers.max_connections, 10);
+    assert_eq!(
+        pool.max_connection_duration,
+        Some(Duration::from_secs(1800))
+    );
+    assert_eq!(
+        pool.tcp_keepalive,
+        Some(TcpKeepalive {
+            probes: Some(4),
+            time: Some(Duration::from_secs(120)),
+            interval: Some(Duration::from_secs(15)),
+        })
+    );
+    assert_eq!(pool.idle_timeout, Some(Duration::from_secs(300)));
+    assert_eq!(pool.max_requests_per_connection.map(|n| n.get()), Some(1));
+    assert_eq!(pool.max_concurrent_streams.get(), 128);
+    assert_eq!(pool.max_connections_per_host, None);
+    // A rule without a connection pool, and a host without a rule, get
+    // Istio's defaults (a 1 h idle timeout, unlimited requests).
+    let shop = config.cluster("outbound|80||shop").unwrap();
+    assert_eq!(shop.connection_pool, ConnectionPool::default());
+    assert_eq!(
+        shop.connection_pool.idle_timeout,
+        Some(Duration::from_secs(3600))
+    );
 }
 
 #[test]

@@ -314,6 +314,41 @@ fn durations_and_policies() {
         "spec.trafficPolicy.connectionPool.tcp.maxConnections",
         "-5",
     );
+    check(
+        "keepalive under a second",
+        &traffic_policy("    connectionPool: {tcp: {tcpKeepalive: {interval: 100ms}}}\n"),
+        DR,
+        "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.interval",
+        "under 1s",
+    );
+    check(
+        "zero connection duration",
+        &traffic_policy("    connectionPool: {tcp: {maxConnectionDuration: 0s}}\n"),
+        DR,
+        "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration",
+        "at least 1ms",
+    );
+    check(
+        "zero idle timeout",
+        &traffic_policy("    connectionPool: {http: {idleTimeout: 0s}}\n"),
+        DR,
+        "spec.trafficPolicy.connectionPool.http.idleTimeout",
+        "at least 1ms",
+    );
+    check(
+        "negative requests per connection",
+        &traffic_policy("    connectionPool: {http: {maxRequestsPerConnection: -1}}\n"),
+        DR,
+        "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
+        "-1",
+    );
+    check(
+        "too many streams",
+        &traffic_policy("    connectionPool: {http: {maxConcurrentStreams: 4294967295}}\n"),
+        DR,
+        "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams",
+        "2147483647",
+    );
 }
 
 #[test]
