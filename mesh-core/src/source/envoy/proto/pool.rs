@@ -18,13 +18,14 @@
 //! `max_connection_duration`, `max_requests_per_connection`); an unset
 //! `idle_timeout` is Envoy's 1 h.
 //!
+//! As in Envoy, the deprecated `common_http_protocol_options` and
+//! `http2_protocol_options` are ignored when the extension is present (a
+//! control plane may send both); the deprecated
+//! `max_requests_per_connection` beside the extension applies, unless both
+//! set it (Envoy's own rejection).
+//!
 //! Deviations from Envoy, each rejecting rather than silently changing
 //! what the operator wrote:
-//! - The deprecated `common_http_protocol_options` or
-//!   `http2_protocol_options` beside the extension is an error; Envoy
-//!   ignores them then, which would drop their settings unnoticed. The
-//!   deprecated `max_requests_per_connection` beside the extension is
-//!   accepted as in Envoy, unless both set it (Envoy's own rejection).
 //! - `connection_keepalive` needs an `interval` above zero: the model only
 //!   sends periodic PINGs (Envoy's PINGs after `connection_idle_interval`
 //!   alone, and `interval_jitter`, are not modelled and are ignored). An
@@ -72,23 +73,9 @@ pub(super) fn connection_pool(
         c.max_requests_per_connection,
     );
     let common_sets_max_requests = match typed {
-        Some(typed) => {
-            for (field, set) in [
-                ("common_http_protocol_options", legacy_common.is_some()),
-                ("http2_protocol_options", legacy_h2.is_some()),
-            ] {
-                if set {
-                    return Err(ConfigError::field(
-                        field,
-                        format!(
-                            "cannot be combined with {}; set it inside that extension",
-                            typed.field
-                        ),
-                    ));
-                }
-            }
-            from_extension(typed, &mut pool).at(&typed.field)?
-        }
+        // As in Envoy, the deprecated options are ignored beside the
+        // extension.
+        Some(typed) => from_extension(typed, &mut pool).at(&typed.field)?,
         None => {
             if let Some(h2) = legacy_h2 {
                 http2(h2, &mut pool).at("http2_protocol_options")?;
@@ -396,15 +383,17 @@ mod tests {
     #[test]
     #[allow(deprecated)]
     fn deprecated_fields_beside_the_extension() {
+        // Ignored beside the extension, as in Envoy.
         let mut c = typed(None, None);
-        c.http2_protocol_options = Some(Http2ProtocolOptions::default());
-        assert_eq!(field(&c), "http2_protocol_options");
-        let e = convert(&c).unwrap_err();
-        assert!(e.reason.contains(TYPED), "{e}");
-
-        let mut c = typed(None, None);
-        c.common_http_protocol_options = Some(CommonOptions::default());
-        assert_eq!(field(&c), "common_http_protocol_options");
+        c.http2_protocol_options = Some(Http2ProtocolOptions {
+            max_concurrent_streams: u(7),
+            ..Default::default()
+        });
+        c.common_http_protocol_options = Some(CommonOptions {
+            max_requests_per_connection: u(9),
+            ..Default::default()
+        });
+        assert_eq!(pool(&c), ConnectionPool::default());
 
         // The Cluster's max_requests_per_connection fills in what the
         // extension leaves out, as in Envoy; both set is an error.
