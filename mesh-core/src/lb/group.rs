@@ -116,18 +116,6 @@ impl EndpointGroup {
         {
             let start = endpoints.len();
             let counts = (weighs && locality::has_weights(level)).then(|| locality::arrange(level));
-            let mut usable_by_locality = Vec::new();
-            let mut rest = &level[..];
-            for count in counts.iter().flatten() {
-                let (these, others) = rest.split_at((count.total as usize).min(rest.len()));
-                usable_by_locality.push(
-                    these
-                        .iter()
-                        .filter(|(_, s)| s.endpoint().health.is_usable())
-                        .count(),
-                );
-                rest = others;
-            }
             for (i, slot) in level
                 .iter()
                 .filter(|(_, s)| s.endpoint().health.is_usable())
@@ -139,12 +127,7 @@ impl EndpointGroup {
                 let range = start..endpoints.len();
                 let members = &endpoints[range.clone()];
                 let picker: Box<dyn Picker> = match &counts {
-                    Some(counts) => Box::new(LocalityWeighted::new(
-                        policy,
-                        members,
-                        counts,
-                        &usable_by_locality,
-                    )),
+                    Some(counts) => Box::new(LocalityWeighted::new(policy, members, counts)),
                     None => picker_for(policy, members),
                 };
                 levels.push(Level {

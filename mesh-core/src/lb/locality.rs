@@ -26,7 +26,19 @@
 //! outlier ejections are in force, [`Picker::pick_in_service`] recounts
 //! each locality's endpoints in service, so ejected endpoints move their
 //! locality's share like unhealthy ones do, at the cost of a scan of the
-//! level per pick (the level choice already scans during ejections).
+//! level per pick (the level choice already scans during ejections); a
+//! pick on an ejected endpoint is drawn again within the same locality,
+//! since its share already counts the ejection.
+//!
+//! When it applies: per level, when the cluster has
+//! [`locality_weighted_lb`](crate::config::Cluster::locality_weighted_lb)
+//! on (the default; Envoy sources turn it off with
+//! `zone_aware_lb_config`) and at least one endpoint of the level carries
+//! a locality weight. Any other level keeps the plain picker and pays
+//! nothing. Deviation: ring-hash clusters never draw a locality (a random
+//! draw would break the hash's affinity); Envoy and gRPC fold locality
+//! weights into the ring's host weights, which this engine does not do
+//! yet.
 
 use std::num::NonZeroU32;
 use std::ops::Range;
@@ -41,14 +53,16 @@ use crate::rng::MeshRng;
 /// drawn again within its locality before the locality is scanned.
 const REDRAWS_IN_LOCALITY: usize = 3;
 
-/// A level's candidates that share a locality and its weight: how many
-/// there are in all, usable or not (the availability denominator).
+/// A level's candidates that share a locality and its weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct LocalityCount {
     /// The locality's weight; 0 when it has none.
     pub weight: u32,
-    /// Its endpoints in the level, usable or not.
+    /// Its endpoints in the level, usable or not (the availability
+    /// denominator).
     pub total: u32,
+    /// Those of them that are usable (the group keeps only these).
+    pub usable: u32,
 }
 
 /// Whether `policy` may draw a locality before its own pick. A
@@ -67,26 +81,33 @@ pub(super) fn has_weights(level: &[(usize, Arc<EndpointSlot>)]) -> bool {
 
 /// Orders a level's candidates so that each locality's are contiguous
 /// (localities in order of first appearance, configuration order within
-/// one), and counts each locality's candidates. Endpoints of one place
+/// one), and counts each locality's candidates, usable and in all. Endpoints of one place
 /// with two different weights count as two localities, as two
 /// `LocalityLbEndpoints` would.
 pub(super) fn arrange(level: &mut [(usize, Arc<EndpointSlot>)]) -> Vec<LocalityCount> {
-    let mut seen: Vec<(Arc<Locality>, Option<NonZeroU32>, u32)> = Vec::new();
+    let mut seen: Vec<(Arc<Locality>, Option<NonZeroU32>, LocalityCount)> = Vec::new();
     let mut keyed = Vec::with_capacity(level.len());
     for candidate in level.iter() {
         let endpoint = candidate.1.endpoint();
-        let same = |(place, weight, _): &(Arc<Locality>, Option<NonZeroU32>, u32)| {
+        let same = |(place, weight, _): &(Arc<Locality>, Option<NonZeroU32>, LocalityCount)| {
             *weight == endpoint.locality_weight
                 && (Arc::ptr_eq(place, &endpoint.locality) || **place == *endpoint.locality)
         };
         let index = match seen.iter().position(same) {
             Some(index) => index,
             None => {
-                seen.push((endpoint.locality.clone(), endpoint.locality_weight, 0));
+                let count = LocalityCount {
+                    weight: endpoint.locality_weight.map_or(0, NonZeroU32::get),
+                    total: 0,
+                    usable: 0,
+                };
+                seen.push((endpoint.locality.clone(), endpoint.locality_weight, count));
                 seen.len() - 1
             }
         };
-        seen[index].2 += 1;
+        let count = &mut seen[index].2;
+        count.total += 1;
+        count.usable += u32::from(endpoint.health.is_usable());
         keyed.push((index, candidate.clone()));
     }
     // Stable: configuration order within a locality.
@@ -94,12 +115,7 @@ pub(super) fn arrange(level: &mut [(usize, Arc<EndpointSlot>)]) -> Vec<LocalityC
     for (slot, (_, candidate)) in level.iter_mut().zip(keyed) {
         *slot = candidate;
     }
-    seen.into_iter()
-        .map(|(_, weight, total)| LocalityCount {
-            weight: weight.map_or(0, NonZeroU32::get),
-            total,
-        })
-        .collect()
+    seen.into_iter().map(|(_, _, count)| count).collect()
 }
 
 /// One locality of a level with endpoints to pick.
@@ -128,20 +144,18 @@ pub(super) struct LocalityWeighted {
 }
 
 impl LocalityWeighted {
-    /// A picker over a level's usable `endpoints`, arranged by
-    /// [`arrange`]; `usable[k]` is how many of locality `k`'s candidates
-    /// are among them (in the same order as `counts`).
+    /// A picker over a level's usable `endpoints`, in the order and with
+    /// the counts [`arrange`] gave.
     pub(super) fn new(
         policy: &LbPolicy,
         endpoints: &[Arc<EndpointSlot>],
         counts: &[LocalityCount],
-        usable: &[usize],
     ) -> Self {
         let mut localities = Vec::with_capacity(counts.len());
         let mut start = 0;
-        for (&count, &len) in counts.iter().zip(usable) {
-            let range = start..start + len;
-            start += len;
+        for &count in counts {
+            let range = start..start + count.usable as usize;
+            start = range.end;
             if let Some(slice) = endpoints.get(range.clone()).filter(|s| !s.is_empty()) {
                 localities.push(LocalityShare {
                     picker: picker_for(policy, slice),

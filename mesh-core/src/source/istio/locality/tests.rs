@@ -250,3 +250,55 @@ fn invalid_settings_are_rejected_with_their_field() {
         assert_eq!(e.field, format!("{base}.{field}"), "{body}: {e}");
     }
 }
+
+/// The share of 10 000 picks through a snapshot of `config` that land in
+/// zone `zone`, in percent.
+fn zone_share(config: MeshConfig, zone: &str) -> f64 {
+    let snapshot = crate::Snapshot::new(std::sync::Arc::new(config));
+    let headers = http::HeaderMap::new();
+    let head = crate::RequestHead {
+        method: "GET",
+        scheme: "http",
+        authority: "orders.svc",
+        path: "/",
+        query: "",
+        headers: &headers,
+        source_ip: None,
+    };
+    let mut rng = crate::rng::SeededRng::new(21);
+    let picks = 10_000;
+    let hits = (0..picks)
+        .filter(|_| {
+            let routed = snapshot.route(&head, &mut rng).unwrap();
+            let picked = routed.pick(&mut rng).unwrap();
+            &*picked.endpoint().locality.zone == zone
+        })
+        .count();
+    hits as f64 * 100.0 / picks as f64
+}
+
+#[test]
+fn distribute_steers_picks_through_a_snapshot_unless_the_cluster_turns_weighting_off() {
+    // Zone a has one endpoint, zone b three: 80/20 by locality, where
+    // plain round robin would give a 25 %.
+    let spread = [
+        "us-east/a/r1",
+        "us-east/b/r1",
+        "us-east/b/r2",
+        "us-east/b/r3",
+    ];
+    let policy = "    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: us-east/a\n          to: {\"us-east/a\": 80, \"us-east/b\": 20}\n";
+    let yaml = resources(&spread, policy);
+    let options = caller("us-east/a/r1");
+    let config = load_with(&yaml, &options).unwrap().build().unwrap();
+    let share = zone_share(config, "a");
+    assert!((77.0..=83.0).contains(&share), "{share}");
+
+    // The same endpoints and weights, weighting off: round robin.
+    let mut builder = load_with(&yaml, &options).unwrap();
+    for cluster in builder.clusters_mut() {
+        cluster.locality_weighted_lb = false;
+    }
+    let share = zone_share(builder.build().unwrap(), "a");
+    assert!((22.0..=28.0).contains(&share), "{share}");
+}
