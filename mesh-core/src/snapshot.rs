@@ -356,8 +356,9 @@ fn compile_arm(
                         .is_none_or(|sub| s.endpoint().has_labels(&sub.labels))
                 })
                 .map(|(i, s)| (i, s.clone()));
-            Arc::new(EndpointGroup::with_ejections(
+            Arc::new(EndpointGroup::for_cluster(
                 &cluster.lb_policy,
+                cluster.locality_weighted_lb,
                 candidates,
                 resilience.ejections(),
             ))

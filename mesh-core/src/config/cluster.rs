@@ -261,6 +261,11 @@ pub struct Cluster {
     pub tls: TlsMode,
     /// HTTP version towards endpoints.
     pub protocol: HttpProtocol,
+    /// Whether the locality weights endpoints carry
+    /// ([`Endpoint::locality_weight`](super::EndpointData::locality_weight))
+    /// shape traffic inside a priority level (default: on, gRPC's rule for
+    /// EDS; a level whose endpoints carry no weights balances as if off).
+    pub locality_weighted_lb: bool,
 }
 
 impl Cluster {
@@ -277,6 +282,7 @@ impl Cluster {
             outlier_detection: None,
             tls: TlsMode::Disable,
             protocol: HttpProtocol::Http1,
+            locality_weighted_lb: true,
         }
     }
 

@@ -10,7 +10,15 @@
 //! endpoint of one locality group the same [`Locality`], and equal label
 //! sets of one load assignment the same [`Labels`], so a typical endpoint
 //! keeps no heap data of its own besides its address text.
+//!
+//! The weight of an endpoint's *locality* (EDS's
+//! `LocalityLbEndpoints.load_balancing_weight`) is kept on each endpoint
+//! rather than in the shared [`Locality`]: the same place can be weighted
+//! differently by two load assignments, and the weight is four bytes
+//! inline, so it costs no allocation (see [`crate::lb`] for how it is
+//! used).
 
+use std::num::NonZeroU32;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, OnceLock};
 
@@ -72,6 +80,11 @@ pub struct EndpointData {
     pub priority: u32,
     /// Where it runs (shared by the endpoints of one locality).
     pub locality: Arc<Locality>,
+    /// The weight of its locality among the localities of its priority
+    /// level, when the source gives one. With locality-weighted balancing
+    /// on, a level whose endpoints carry weights sends an endpoint without
+    /// one no traffic while another locality can take it.
+    pub locality_weight: Option<NonZeroU32>,
     /// Labels subsets select by (shared by endpoints with equal labels).
     pub labels: Arc<Labels>,
 }
@@ -124,6 +137,7 @@ impl Endpoint {
             health: HealthStatus::Unknown,
             priority: 0,
             locality: no_locality(),
+            locality_weight: None,
             labels: no_labels(),
         })))
     }
@@ -215,6 +229,7 @@ impl std::fmt::Debug for Endpoint {
             .field("health", &d.health)
             .field("priority", &d.priority)
             .field("locality", &d.locality)
+            .field("locality_weight", &d.locality_weight)
             .field("labels", &d.labels)
             .finish()
     }

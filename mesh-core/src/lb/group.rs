@@ -3,7 +3,11 @@
 //! A group keeps the usable endpoints (healthy, unknown or degraded) of a
 //! cluster or subset, level by level, each level with its own picker. A
 //! pick first draws a level by the levels' loads ([`super::priority`]),
-//! then picks within it.
+//! then picks within it. A level whose endpoints carry locality weights
+//! (and whose cluster has locality weighting on) gets a locality-weighted
+//! picker ([`super::locality`]) over its endpoints grouped by locality;
+//! any other level keeps the one picker of the cluster's policy over the
+//! level, so it pays nothing for localities.
 //!
 //! Outlier ejection and retries narrow the choice without rebuilding
 //! pickers: a pick that lands on an ejected endpoint, or on one a retry
@@ -22,6 +26,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::locality::{self, LocalityWeighted};
 use super::priority::{availability, level_for, priority_loads};
 use super::{EndpointSlot, Picker, picker_for};
 use crate::config::LbPolicy;
@@ -75,20 +80,42 @@ impl EndpointGroup {
     }
 
     /// A group over `(index in cluster, slot)` candidates, skipping the
-    /// endpoints `ejections` marks (by index in cluster).
+    /// endpoints `ejections` marks (by index in cluster). Locality weights
+    /// count (see [`Self::for_cluster`]).
     pub fn with_ejections(
         policy: &LbPolicy,
+        candidates: impl IntoIterator<Item = (usize, Arc<EndpointSlot>)>,
+        ejections: Option<EjectionView>,
+    ) -> Self {
+        Self::for_cluster(policy, true, candidates, ejections)
+    }
+
+    /// A group over `(index in cluster, slot)` candidates, skipping the
+    /// endpoints `ejections` marks (by index in cluster). With
+    /// `locality_weighted` (the cluster's
+    /// [`locality_weighted_lb`](crate::config::Cluster::locality_weighted_lb)),
+    /// a level whose endpoints carry locality weights draws a locality
+    /// first; ring-hash clusters never do (a random draw would break the
+    /// hash's affinity: Envoy folds locality weights into the ring
+    /// instead, which this engine does not do yet).
+    pub fn for_cluster(
+        policy: &LbPolicy,
+        locality_weighted: bool,
         candidates: impl IntoIterator<Item = (usize, Arc<EndpointSlot>)>,
         ejections: Option<EjectionView>,
     ) -> Self {
         let mut all: Vec<(usize, Arc<EndpointSlot>)> = candidates.into_iter().collect();
         // Stable: configuration order within a level.
         all.sort_by_key(|(_, s)| s.endpoint().priority);
+        let weighs = locality_weighted && locality::weighs_localities(policy);
         let mut endpoints = Vec::new();
         let mut in_cluster = Vec::new();
         let mut levels = Vec::new();
-        for level in all.chunk_by(|(_, a), (_, b)| a.endpoint().priority == b.endpoint().priority) {
+        for level in
+            all.chunk_by_mut(|(_, a), (_, b)| a.endpoint().priority == b.endpoint().priority)
+        {
             let start = endpoints.len();
+            let counts = (weighs && locality::has_weights(level)).then(|| locality::arrange(level));
             for (i, slot) in level
                 .iter()
                 .filter(|(_, s)| s.endpoint().health.is_usable())
@@ -98,8 +125,13 @@ impl EndpointGroup {
             }
             if endpoints.len() > start {
                 let range = start..endpoints.len();
+                let members = &endpoints[range.clone()];
+                let picker: Box<dyn Picker> = match &counts {
+                    Some(counts) => Box::new(LocalityWeighted::new(policy, members, counts)),
+                    None => picker_for(policy, members),
+                };
                 levels.push(Level {
-                    picker: picker_for(policy, &endpoints[range.clone()]),
+                    picker,
                     range,
                     total: level.len() as u32,
                 });
@@ -143,14 +175,20 @@ impl EndpointGroup {
         };
         let level = &self.levels[index];
         let start = level.range.start;
-        let first = start + level.picker.pick(hash, rng)?;
+        let draw = |rng: &mut dyn MeshRng| match ejections {
+            None => level.picker.pick(hash, rng),
+            Some(view) => level
+                .picker
+                .pick_in_service(hash, rng, &|i| !self.is_ejected(view, start + i)),
+        };
+        let first = start + draw(rng)?;
         let in_service = |i: usize| ejections.is_none_or(|v| !self.is_ejected(v, i));
         let qualifies = |i: usize| in_service(i) && !avoid(&self.endpoints[i]);
         if qualifies(first) {
             return Some(self.pick_at(first));
         }
         let redrawn = (0..REDRAWS)
-            .filter_map(|_| level.picker.pick(hash, rng))
+            .filter_map(|_| draw(rng))
             .map(|i| start + i)
             .find(|&i| qualifies(i));
         // Then everything, from the first pick on (its level first).

@@ -9,11 +9,14 @@
 //! ([`MeshRng`]) so every policy is testable with a fixed seed.
 //!
 //! A group spreads its traffic over priority levels by their health
-//! ([`priority`]), then picks within a level; see [`EndpointGroup`] for
-//! how ejected endpoints and a retry's previous hosts are avoided.
+//! ([`priority`]), then picks within a level, first drawing a locality
+//! by weight when the level's endpoints carry locality weights
+//! ([`locality`]); see [`EndpointGroup`] for how ejected endpoints and a
+//! retry's previous hosts are avoided.
 
 mod group;
 mod least_request;
+pub mod locality;
 pub mod priority;
 mod random;
 mod ring_hash;
@@ -39,6 +42,22 @@ pub trait Picker: Send + Sync + fmt::Debug {
     /// for, or `None` when the list is empty. `hash` is the request's hash
     /// (ring hash uses it; without one it picks at random).
     fn pick(&self, hash: Option<u64>, rng: &mut dyn MeshRng) -> Option<usize>;
+
+    /// Like [`pick`](Self::pick), while some endpoints are out of service
+    /// (ejected as outliers): `in_service(i)` says whether index `i` may
+    /// take traffic. A picker that shares traffic out by groups moves an
+    /// out-of-service endpoint's share to the others here (the locality
+    /// picker does); the others just pick, and the group draws again when
+    /// a pick lands on an endpoint out of service.
+    fn pick_in_service(
+        &self,
+        hash: Option<u64>,
+        rng: &mut dyn MeshRng,
+        in_service: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let _ = in_service;
+        self.pick(hash, rng)
+    }
 }
 
 /// Builds the picker of `policy` over `endpoints`.

@@ -440,13 +440,6 @@ fn bad_documents_name_resource_and_field() {
             "http2_protocol_options.connection_keepalive.interval",
         ),
         (
-            with_cluster(&format!(
-                "http2ProtocolOptions: {{}}\n  typedExtensionProtocolOptions: {{{HTTP_OPTIONS}: {{'@type': {HTTP_OPTIONS_URL}}}}}"
-            )),
-            r#"Cluster "c""#,
-            "http2_protocol_options",
-        ),
-        (
             with_cluster("upstream_connection_options: {tcp_keepalive: {keepalive_time: 0}}"),
             r#"Cluster "c""#,
             "upstream_connection_options.tcp_keepalive.keepalive_time",

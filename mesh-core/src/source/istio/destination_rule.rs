@@ -13,6 +13,10 @@
 //!   hash policy on every route to the host. `maglev` becomes a ring hash
 //!   of default size (both are consistent hashes over the same key; the
 //!   engine has no Maglev table).
+//! - `loadBalancer.localityLbSetting` (`enabled`, `distribute`,
+//!   `failover`, `failoverPriority`): validated here, applied to each
+//!   cluster's endpoints relative to the caller's locality (see
+//!   [`super::locality`]).
 //! - `connectionPool` limits (circuit breakers): `tcp.maxConnections`,
 //!   `http.http1MaxPendingRequests`, `http.http2MaxRequests`,
 //!   `http.maxRetries`. Unset or zero limits keep Istio's defaults, which
@@ -36,7 +40,7 @@
 //! Ignored, with no effect: `portLevelSettings` (every port of the host
 //! gets the top-level policy), a subset's own `trafficPolicy` (subsets
 //! here are label filters inside one cluster, so they share its policy),
-//! `loadBalancer.localityLbSetting` and `warmupDurationSecs`,
+//! `loadBalancer.warmupDurationSecs`,
 //! `connectionPool.tcp.idleTimeout` (it times out proxied TCP streams,
 //! which a client library does not have), `http.useClientProtocol`,
 //! `exportTo`, `workloadSelector`.
@@ -46,6 +50,7 @@ use std::time::Duration;
 
 use super::document::Doc;
 use super::host;
+use super::locality::{self, LocalityLbSetting};
 use super::pool;
 use super::spec::{
     ConnectionPoolSpec, ConsistentHashSpec, DestinationRuleSpec, LoadBalancerSpec,
@@ -84,6 +89,8 @@ const MAX_EJECTION_TIME: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub(crate) struct HostPolicy {
     pub lb_policy: LbPolicy,
+    /// `localityLbSetting`, applied per cluster for the caller.
+    pub locality: Option<LocalityLbSetting>,
     /// The hash policy routes to the host carry, for consistent hashing.
     pub hash: Option<HashPolicy>,
     pub circuit_breakers: CircuitBreakers,
@@ -102,6 +109,7 @@ impl Default for HostPolicy {
     fn default() -> Self {
         Self {
             lb_policy: LbPolicy::RoundRobin,
+            locality: None,
             hash: None,
             circuit_breakers: UNLIMITED,
             outlier_detection: None,
@@ -177,6 +185,9 @@ fn traffic_policy(spec: &TrafficPolicySpec, policy: &mut HostPolicy) -> Result<(
 }
 
 fn load_balancer(spec: &LoadBalancerSpec, policy: &mut HostPolicy) -> Result<(), ConfigError> {
+    if let Some(setting) = &spec.locality_lb_setting {
+        policy.locality = Some(locality::convert(setting).at("localityLbSetting")?);
+    }
     match (&spec.simple, &spec.consistent_hash) {
         (Some(_), Some(_)) => Err(ConfigError::field(
             "",

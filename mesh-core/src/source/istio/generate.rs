@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 use super::destination_rule::{self, HostPolicy};
 use super::document::{Doc, Resources};
 use super::host::{self, Protocol, cluster_name};
+use super::locality;
+use super::options::LoadOptions;
 use super::registry::Registry;
 use super::routes::{ClusterRefs, RouteBuilder, default_route};
 use super::service_entry;
@@ -34,7 +36,7 @@ impl TryFrom<&Resources> for MeshConfigBuilder {
     type Error = ConfigError;
 
     fn try_from(resources: &Resources) -> Result<Self, ConfigError> {
-        generate(resources)
+        generate(resources, &LoadOptions::default())
     }
 }
 
@@ -42,11 +44,22 @@ impl TryFrom<Resources> for MeshConfigBuilder {
     type Error = ConfigError;
 
     fn try_from(resources: Resources) -> Result<Self, ConfigError> {
-        generate(&resources)
+        generate(&resources, &LoadOptions::default())
     }
 }
 
-fn generate(resources: &Resources) -> Result<MeshConfigBuilder, ConfigError> {
+impl Resources {
+    /// The configuration these resources make for the caller `options`
+    /// describes (the `TryFrom` conversions use no options).
+    pub fn to_builder(&self, options: &LoadOptions) -> Result<MeshConfigBuilder, ConfigError> {
+        generate(self, options)
+    }
+}
+
+fn generate(
+    resources: &Resources,
+    options: &LoadOptions,
+) -> Result<MeshConfigBuilder, ConfigError> {
     let mut registry = Registry::default();
     for entry in &resources.service_entries {
         service_entry::declare(entry, &mut registry)?;
@@ -98,7 +111,7 @@ fn generate(resources: &Resources) -> Result<MeshConfigBuilder, ConfigError> {
         }
     }
     for (host, port) in &clusters {
-        builder = builder.cluster(cluster(&registry, host, *port));
+        builder = builder.cluster(cluster(&registry, host, *port, options));
     }
     Ok(builder)
 }
@@ -169,8 +182,9 @@ fn add_listener(
 }
 
 /// The cluster of `host` on `port`: the service's endpoints on that port
-/// (none for an undeclared host or port) and the host's policy.
-fn cluster(registry: &Registry, host: &str, port: u16) -> Cluster {
+/// (none for an undeclared host or port), the host's policy, and the
+/// endpoints' priorities or locality weights for the caller.
+fn cluster(registry: &Registry, host: &str, port: u16, options: &LoadOptions) -> Cluster {
     let service = registry.services.get(host);
     let endpoints = service
         .and_then(|s| s.endpoints.get(&port))
@@ -181,9 +195,16 @@ fn cluster(registry: &Registry, host: &str, port: u16) -> Cluster {
     if protocol.is_some_and(|p| p.protocol == Protocol::Http2) {
         cluster.protocol = HttpProtocol::Http2;
     }
-    match registry.policies.get(host) {
-        Some((_, policy)) => policy.apply(&mut cluster),
+    let policy = registry.policies.get(host).map(|(_, policy)| policy);
+    match policy {
+        Some(policy) => policy.apply(&mut cluster),
         None => HostPolicy::default().apply(&mut cluster),
     }
+    locality::apply(
+        policy.and_then(|p| p.locality.as_ref()),
+        cluster.outlier_detection.is_some(),
+        options,
+        &mut cluster.endpoints,
+    );
     cluster
 }

@@ -44,8 +44,10 @@
 //!
 //! # DestinationRule
 //!
-//! `trafficPolicy` (load balancer, consistent hash, connection pool limits
-//! and settings, outlier detection, TLS mode) and `subsets`. `portLevelSettings` and
+//! `trafficPolicy` (load balancer, consistent hash, locality load
+//! balancing relative to the caller's [`LoadOptions::caller_locality`],
+//! connection pool limits and settings, outlier detection, TLS mode) and
+//! `subsets`. `portLevelSettings` and
 //! subset-level `trafficPolicy` are ignored.
 //!
 //! # VirtualService
@@ -69,6 +71,9 @@
 //! - Default breakers are Istio's (unlimited), default load balancing is
 //!   the proxyless generator's (round robin), and TLS is off unless a
 //!   DestinationRule asks for it (no auto-mTLS).
+//! - Locality load balancing needs the caller's locality given in
+//!   [`LoadOptions`] (istiod reads it from the proxy's node metadata);
+//!   without it, `localityLbSetting` has no effect.
 //!
 //! Every error names the resource (`VirtualService default/name`, or
 //! `document 3` before the kind is known) and the field path
@@ -80,7 +85,9 @@ mod duration;
 mod fault;
 mod generate;
 mod host;
+mod locality;
 mod matching;
+mod options;
 mod pool;
 mod registry;
 mod retry;
@@ -96,6 +103,7 @@ use std::path::Path;
 
 pub use document::Resources;
 pub use host::cluster_name;
+pub use options::LoadOptions;
 
 pub(crate) use retry::parse_retry_on;
 
@@ -106,15 +114,29 @@ use crate::config::{ConfigError, MeshConfigBuilder};
 /// The result still has to be [`MeshConfigBuilder::build`]-ed (possibly
 /// after merging other sources), which cross-checks names and references.
 pub fn load(yaml: &str) -> Result<MeshConfigBuilder, ConfigError> {
-    MeshConfigBuilder::try_from(Resources::parse(yaml)?)
+    load_with(yaml, &LoadOptions::default())
+}
+
+/// Like [`load`], for the caller `options` describes (its locality, for
+/// `localityLbSetting`).
+pub fn load_with(yaml: &str, options: &LoadOptions) -> Result<MeshConfigBuilder, ConfigError> {
+    Resources::parse(yaml)?.to_builder(options)
 }
 
 /// Reads and loads a YAML file; a read error names the file as the
 /// resource.
 pub fn load_file(path: impl AsRef<Path>) -> Result<MeshConfigBuilder, ConfigError> {
+    load_file_with(path, &LoadOptions::default())
+}
+
+/// Like [`load_file`], for the caller `options` describes.
+pub fn load_file_with(
+    path: impl AsRef<Path>,
+    options: &LoadOptions,
+) -> Result<MeshConfigBuilder, ConfigError> {
     let path = path.as_ref();
     let yaml = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::new(path.display().to_string(), "", format!("cannot read: {e}"))
     })?;
-    load(&yaml).map_err(|e| e.in_resource(path.display()))
+    load_with(&yaml, options).map_err(|e| e.in_resource(path.display()))
 }

@@ -1,5 +1,6 @@
 //! Mirror of `Cluster`: discovery type, load-balancing policy and its
-//! config, connect timeout and the inline load assignment; breakers and
+//! config, the locality half of `common_lb_config`, connect timeout and the
+//! inline load assignment; breakers and
 //! outlier detection are in `resilience`, transport socket and protocol
 //! options in `upstream`, the connection-pool messages (also found in the
 //! deprecated Cluster-level protocol fields) in `pool`.
@@ -9,9 +10,11 @@ use std::collections::HashMap;
 use envoy_types::pb::envoy::config::cluster::v3::{
     self as pb,
     cluster::{
-        ClusterDiscoveryType, CustomClusterType as PbCustomClusterType, DiscoveryType,
+        ClusterDiscoveryType, CommonLbConfig as PbCommonLbConfig,
+        CustomClusterType as PbCustomClusterType, DiscoveryType,
         EdsClusterConfig as PbEdsClusterConfig, LbConfig, LbPolicy,
         LeastRequestLbConfig as PbLeastRequest, RingHashLbConfig as PbRingHash,
+        common_lb_config::{LocalityConfigSpecifier, LocalityWeightedLbConfig, ZoneAwareLbConfig},
         ring_hash_lb_config::HashFunction,
     },
 };
@@ -58,6 +61,8 @@ pub(in crate::source::envoy) struct Cluster {
     original_dst_lb_config: Option<IgnoredAny>,
     #[serde(alias = "roundRobinLbConfig")]
     round_robin_lb_config: Option<IgnoredAny>,
+    #[serde(alias = "commonLbConfig")]
+    common_lb_config: Option<CommonLbConfig>,
     #[serde(alias = "circuitBreakers")]
     circuit_breakers: Option<CircuitBreakers>,
     #[serde(alias = "outlierDetection")]
@@ -108,6 +113,41 @@ struct RingHashLbConfig {
     maximum_ring_size: Option<Int<u64>>,
     #[serde(alias = "hashFunction")]
     hash_function: Option<Enum<HashFunction>>,
+}
+
+/// `Cluster.CommonLbConfig`: which locality balancing applies (the zone-
+/// aware parameters and the other fields do not matter to the model).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CommonLbConfig {
+    #[serde(alias = "zoneAwareLbConfig")]
+    zone_aware_lb_config: Option<IgnoredAny>,
+    #[serde(alias = "localityWeightedLbConfig")]
+    locality_weighted_lb_config: Option<IgnoredAny>,
+}
+
+impl CommonLbConfig {
+    fn into_proto(self) -> Result<PbCommonLbConfig, ConfigError> {
+        Ok(PbCommonLbConfig {
+            locality_config_specifier: oneof([
+                (
+                    "zone_aware_lb_config",
+                    self.zone_aware_lb_config.map(|_| {
+                        LocalityConfigSpecifier::ZoneAwareLbConfig(ZoneAwareLbConfig::default())
+                    }),
+                ),
+                (
+                    "locality_weighted_lb_config",
+                    self.locality_weighted_lb_config.map(|_| {
+                        LocalityConfigSpecifier::LocalityWeightedLbConfig(
+                            LocalityWeightedLbConfig {},
+                        )
+                    }),
+                ),
+            ])?,
+            ..Default::default()
+        })
+    }
 }
 
 impl Cluster {
@@ -171,6 +211,11 @@ impl Cluster {
             connect_timeout: self.connect_timeout.map(|d| d.0),
             lb_policy: enum_value(self.lb_policy),
             lb_config,
+            common_lb_config: opt(
+                self.common_lb_config,
+                "common_lb_config",
+                CommonLbConfig::into_proto,
+            )?,
             circuit_breakers: self.circuit_breakers.map(CircuitBreakers::into_proto),
             outlier_detection: self.outlier_detection.map(OutlierDetection::into_proto),
             transport_socket: self.transport_socket.map(TransportSocket::into_proto),
@@ -285,5 +330,24 @@ typedExtensionProtocolOptions:
             e.field,
             r#"typed_extension_protocol_options["k"].auto_config"#
         );
+    }
+
+    #[test]
+    fn locality_config_transcribes() {
+        let c = cluster("{name: c, commonLbConfig: {localityWeightedLbConfig: {}}}").unwrap();
+        assert!(matches!(
+            c.common_lb_config.unwrap().locality_config_specifier,
+            Some(LocalityConfigSpecifier::LocalityWeightedLbConfig(_))
+        ));
+        let c = cluster("{name: c, common_lb_config: {zone_aware_lb_config: {}}}").unwrap();
+        assert!(matches!(
+            c.common_lb_config.unwrap().locality_config_specifier,
+            Some(LocalityConfigSpecifier::ZoneAwareLbConfig(_))
+        ));
+        let e = cluster(
+            "{name: c, common_lb_config: {zone_aware_lb_config: {}, locality_weighted_lb_config: {}}}",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "common_lb_config.locality_weighted_lb_config");
     }
 }

@@ -9,6 +9,15 @@
 //! Policies the model has no picker for (MAGLEV, CLUSTER_PROVIDED,
 //! LOAD_BALANCING_POLICY_CONFIG), custom cluster types, ORIGINAL_DST,
 //! MURMUR_HASH_2 rings and HTTP/3 or protocol auto-selection are rejected.
+//!
+//! Locality weighting ([`Cluster::locality_weighted_lb`]) is on unless
+//! `common_lb_config` selects `zone_aware_lb_config`. Envoy turns it on
+//! only with `locality_weighted_lb_config`; gRPC always weighs EDS
+//! localities, and proxyless control planes (istiod's gRPC generator)
+//! rely on that, so an absent config follows gRPC. Zone-aware routing
+//! needs the membership of the caller's own cluster, which an embedded
+//! client does not have, so it means plain balancing within a level.
+//!
 //! TLS (`envoy.transport_sockets.tls`, `UpstreamTlsContext`) means
 //! [`TlsMode::Simple`]: certificates and SNI come from the engine's own
 //! TLS settings, not from the resource.
@@ -17,7 +26,7 @@ use envoy_types::pb::envoy::config::cluster::v3::{
     Cluster as PbCluster,
     cluster::{
         ClusterDiscoveryType, DiscoveryType, LbConfig, LbPolicy as PbLbPolicy,
-        ring_hash_lb_config::HashFunction,
+        common_lb_config::LocalityConfigSpecifier, ring_hash_lb_config::HashFunction,
     },
 };
 use envoy_types::pb::envoy::config::core::v3::{TransportSocket, transport_socket::ConfigType};
@@ -81,6 +90,7 @@ fn cluster_of(c: &PbCluster) -> Result<Cluster, ConfigError> {
     }
     let mut cluster = Cluster::new(c.name.as_str(), endpoints);
     cluster.lb_policy = lb_policy(c)?;
+    cluster.locality_weighted_lb = locality_weighted(c);
     if let Some(d) = opt_duration(c.connect_timeout.as_ref(), "connect_timeout")? {
         if d.is_zero() {
             return Err(ConfigError::field(
@@ -154,6 +164,18 @@ fn lb_policy(c: &PbCluster) -> Result<LbPolicy, ConfigError> {
         },
         other => return Err(unsupported("lb_policy", other.as_str_name())),
     })
+}
+
+/// Whether locality weights count (see the module docs).
+fn locality_weighted(c: &PbCluster) -> bool {
+    let specifier = c
+        .common_lb_config
+        .as_ref()
+        .and_then(|common| common.locality_config_specifier.as_ref());
+    !matches!(
+        specifier,
+        Some(LocalityConfigSpecifier::ZoneAwareLbConfig(_))
+    )
 }
 
 /// Envoy's ring sizes when `ring_hash_lb_config` leaves them out.
@@ -410,5 +432,27 @@ mod tests {
             nanos: 0,
         });
         assert_eq!(cluster(&c).unwrap().connect_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn locality_weighting_is_on_unless_zone_aware() {
+        use envoy_types::pb::envoy::config::cluster::v3::cluster::{
+            CommonLbConfig, common_lb_config::LocalityWeightedLbConfig,
+            common_lb_config::ZoneAwareLbConfig,
+        };
+        let mut c = named("c");
+        assert!(cluster(&c).unwrap().locality_weighted_lb);
+        let common = |specifier| CommonLbConfig {
+            locality_config_specifier: Some(specifier),
+            ..Default::default()
+        };
+        c.common_lb_config = Some(common(LocalityConfigSpecifier::LocalityWeightedLbConfig(
+            LocalityWeightedLbConfig {},
+        )));
+        assert!(cluster(&c).unwrap().locality_weighted_lb);
+        c.common_lb_config = Some(common(LocalityConfigSpecifier::ZoneAwareLbConfig(
+            ZoneAwareLbConfig::default(),
+        )));
+        assert!(!cluster(&c).unwrap().locality_weighted_lb);
     }
 }

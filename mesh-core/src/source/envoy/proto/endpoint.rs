@@ -4,14 +4,20 @@
 //! Each endpoint takes the locality and priority of its
 //! `LocalityLbEndpoints`, its own `load_balancing_weight` (default 1, zero
 //! rejected as in Envoy), `health_status`, and its labels from the string
-//! fields of `metadata.filter_metadata["envoy.lb"]`. Locality weights are
-//! not used yet. Only socket addresses with a numeric `port_value` are
+//! fields of `metadata.filter_metadata["envoy.lb"]`. The locality's own
+//! `load_balancing_weight` goes on each of its endpoints
+//! ([`Endpoint::locality_weight`](crate::config::EndpointData::locality_weight));
+//! zero is rejected, as Envoy's validation does (gRPC drops such a
+//! locality instead; a control plane that wants a locality to get nothing
+//! can leave it out). Only socket addresses with a numeric `port_value` are
 //! supported: pipes, internal addresses, named ports and named endpoints
 //! are rejected.
 //!
 //! Endpoints with equal localities or equal labels share one value
 //! ([`crate::source::shared`]), so an endpoint keeps little of its own
 //! (see [`crate::config::Endpoint`]).
+
+use std::num::NonZeroU32;
 
 use envoy_types::pb::envoy::config::core::v3::{
     HealthStatus as PbHealthStatus, address::Address, socket_address::PortSpecifier,
@@ -36,6 +42,14 @@ pub(super) fn endpoints_of(cla: &ClusterLoadAssignment) -> Result<Vec<Endpoint>,
     let mut out = Vec::new();
     for (i, group) in cla.endpoints.iter().enumerate() {
         let at = |field: &str| format!("endpoints[{i}].{field}");
+        let locality_weight = group
+            .load_balancing_weight
+            .map(|w| {
+                NonZeroU32::new(w.value).ok_or_else(|| {
+                    ConfigError::field(at("load_balancing_weight"), "must be at least 1")
+                })
+            })
+            .transpose()?;
         let locality = group.locality.as_ref().map(|l| {
             shared::locality(Locality {
                 region: l.region.as_str().into(),
@@ -65,6 +79,7 @@ pub(super) fn endpoints_of(cla: &ClusterLoadAssignment) -> Result<Vec<Endpoint>,
                     endpoint.locality = locality.clone();
                 }
                 endpoint.priority = group.priority;
+                endpoint.locality_weight = locality_weight;
                 out.push(endpoint);
             }
         }
@@ -203,6 +218,21 @@ mod tests {
         assert_eq!(out[0].health, HealthStatus::Draining);
         assert_eq!(&*out[0].locality.zone, "eu-1");
         assert_eq!(out[1].priority, 1);
+        assert_eq!(out[0].locality_weight, None);
+    }
+
+    #[test]
+    fn locality_weights_go_on_every_endpoint_of_the_locality() {
+        let mut assignment = cla(vec![lb("10.0.0.1", 80), lb("10.0.0.2", 80)]);
+        assignment.endpoints[0].load_balancing_weight = Some(UInt32Value { value: 80 });
+        let out = endpoints(&assignment).unwrap();
+        assert!(
+            out.iter()
+                .all(|e| e.locality_weight.map(NonZeroU32::get) == Some(80))
+        );
+        assignment.endpoints[0].load_balancing_weight = Some(UInt32Value { value: 0 });
+        let e = endpoints(&assignment).unwrap_err();
+        assert_eq!(e.field, "endpoints[0].load_balancing_weight");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub(crate) struct SubsetSpec {
 pub(crate) struct LoadBalancerSpec {
     pub simple: Option<String>,
     pub consistent_hash: Option<ConsistentHashSpec>,
+    pub locality_lb_setting: Option<super::LocalityLbSettingSpec>,
 }
 
 /// `LoadBalancerSettings.ConsistentHashLB`.

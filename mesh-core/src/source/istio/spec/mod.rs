@@ -10,12 +10,14 @@
 //! instead of by a generic type error.
 
 mod destination_rule;
+mod locality;
 mod service_entry;
 mod virtual_service;
 
 use serde::Deserialize;
 
 pub(crate) use destination_rule::*;
+pub(crate) use locality::*;
 pub(crate) use service_entry::*;
 pub(crate) use virtual_service::*;
 
