@@ -22,6 +22,7 @@ use mesh_core::config::{
 use mesh_core::resilience::breaker::{BreakerConfig, CircuitBreaker, Window};
 use mesh_core::resilience::deadline;
 use mesh_core::resilience::ratelimit::{LocalRateLimit, TokenBucket, TokenBucketConfig};
+use mesh_core::source::policy::ServicePolicy;
 use mesh_core::{Error, ErrorKind};
 use mesh_tests::faulty::{Behavior, FaultyBackend};
 use mesh_tests::get;
@@ -590,6 +591,40 @@ async fn a_hedge_runs_beside_a_slow_attempt_and_the_first_answer_wins() {
     assert!(
         ok < 4,
         "without hedging, a request that starts on b0 is cut and lost"
+    );
+}
+
+#[tokio::test]
+async fn a_hedge_after_the_policy_delay_rescues_a_request_stuck_on_a_slow_host() {
+    // The policy JSON's `hedge_delay_ms`: a request that starts on b0
+    // (which answers after 2 s) gets a hedge to b1 after 50 ms, and b1's
+    // answer wins; no per-try timeout is involved.
+    let policy = ServicePolicy::from_json(
+        r#"{"service_timeout_ms": 5000, "max_retries": 1, "backoff_strategy": "constant",
+            "jitter_enabled": false, "hedge_delay_ms": 50}"#,
+    )
+    .expect("a valid policy");
+    let hedge = policy.hedge;
+    let behaviors = [Behavior::Delay(Duration::from_secs(2)), Behavior::Ok];
+    let mesh = Mesh::start(
+        &behaviors,
+        |a| {
+            a.retry = policy.retry.clone().map(Arc::new);
+            a.hedge = hedge;
+        },
+        as_is,
+    )
+    .await;
+    for _ in 0..6 {
+        let response = guard(mesh.client.request(get("http://svc/x", &[])))
+            .await
+            .expect("the hedge answers");
+        assert_eq!(response.headers()["x-backend"], "b1");
+    }
+    assert_eq!(mesh.backends[1].answered_ok(), 6);
+    assert!(
+        mesh.backends[0].requests() >= 2,
+        "round robin started requests on b0, and hedges rescued them"
     );
 }
 

@@ -16,6 +16,7 @@ use super::policy::{FaultPolicy, Fraction, MirrorPolicy, RetryPolicy};
 use super::{ConfigError, DomainPattern};
 use crate::resilience::breaker::CircuitBreaker;
 use crate::resilience::ratelimit::LocalRateLimit;
+use crate::resilience::retry::HedgePolicy;
 
 /// Endpoint labels (Istio's pod labels; Envoy's `envoy.lb` metadata).
 pub type Labels = BTreeMap<String, String>;
@@ -322,6 +323,11 @@ pub struct RouteAction {
     /// reaches the retry policy's per-try timeout it keeps going and a
     /// hedge is sent beside it; the first good answer wins.
     pub hedge_on_per_try_timeout: bool,
+    /// Backup attempts after a fixed delay (gRFC A6 hedging, from the
+    /// policy JSON's `hedge_delay_ms`); they share the retry policy's
+    /// `num_retries` and the cluster's retry budget. Takes precedence over
+    /// `hedge_on_per_try_timeout`.
+    pub hedge: Option<HedgePolicy>,
     /// Hash policies, for ring-hash clusters.
     pub hash_policy: Vec<HashPolicy>,
     /// Shadow copies of the request (enforced by the resilience layer).
@@ -353,6 +359,7 @@ impl RouteAction {
             max_stream_duration: None,
             retry: None,
             hedge_on_per_try_timeout: false,
+            hedge: None,
             hash_policy: Vec::new(),
             mirrors: Vec::new(),
             fault: None,

@@ -159,13 +159,15 @@ where
         return attempt.finish(sent);
     };
     let budget = routed.resilience.budget().clone();
-    let hedge = policy
-        .per_try_timeout
-        .filter(|_| action.hedge_on_per_try_timeout)
-        .map(|delay| HedgePolicy {
-            delay,
-            max_hedges: policy.num_retries,
-        });
+    let hedge = action.hedge.or_else(|| {
+        policy
+            .per_try_timeout
+            .filter(|_| action.hedge_on_per_try_timeout)
+            .map(|delay| HedgePolicy {
+                delay,
+                max_hedges: policy.num_retries,
+            })
+    });
     let mut retry = RetryState::new(policy, budget, hedge, started, timeout);
     if hedge.is_some() {
         let hedged = Hedged {

@@ -4,7 +4,7 @@
 //! per port the host serves) leads to a route table, and every route of
 //! the virtual host serving `host:<port>` in that table gets the policy's
 //! timeout (also as the cap on a gRPC request's `grpc-timeout`), retry
-//! policy and its own state-machine breaker, replacing whatever the source
+//! policy, hedging and its own state-machine breaker, replacing whatever the source
 //! configured. Other virtual hosts
 //! of a shared table (other services) are left alone. Naming a host that has no listener is an error, so
 //! a typo in a host name cannot silently leave the service unprotected.
@@ -45,6 +45,7 @@ impl ServicePolicy {
                     route.action.timeout = Some(self.timeout);
                     route.action.max_stream_duration = Some(self.timeout);
                     route.action.retry = self.retry.clone().map(Arc::new);
+                    route.action.hedge = self.hedge;
                     route.action.breaker = self
                         .breaker
                         .map(CircuitBreaker::new)

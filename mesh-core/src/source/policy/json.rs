@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{ServicePolicy, breaker};
 use crate::config::{Backoff, BackoffStrategy, ConfigError, ResultExt, RetryPolicy};
+use crate::resilience::retry::HedgePolicy;
 use crate::source::istio::parse_retry_on;
 
 /// Envoy's default base interval, in milliseconds.
@@ -21,7 +22,7 @@ const DEFAULT_BASE_BACKOFF_MS: u64 = 25;
 /// The retry conditions when `retry_on` is absent.
 const DEFAULT_RETRY_ON: &str = "5xx,reset,connect-failure,refused-stream";
 
-const RETRY_FIELDS: [&str; 8] = [
+const RETRY_FIELDS: [&str; 10] = [
     "service_timeout_ms",
     "max_retries",
     "backoff_strategy",
@@ -30,6 +31,8 @@ const RETRY_FIELDS: [&str; 8] = [
     "max_backoff_ms",
     "retry_on",
     "per_try_timeout_ms",
+    "hedge_delay_ms",
+    "max_hedges",
 ];
 
 /// Parses the policy; errors have a field but no resource yet.
@@ -91,6 +94,8 @@ pub(super) fn parse(text: &str) -> Result<ServicePolicy, ConfigError> {
         .transpose()?
         .map(Duration::from_millis);
 
+    let hedge = hedge(get, max_retries)?;
+
     let backoff = Backoff {
         base_interval: Duration::from_millis(base_ms),
         max_interval: Duration::from_millis(max_ms),
@@ -107,8 +112,52 @@ pub(super) fn parse(text: &str) -> Result<ServicePolicy, ConfigError> {
     Ok(ServicePolicy {
         timeout: Duration::from_millis(timeout_ms),
         retry,
+        hedge,
         breaker: breaker::parse(get)?,
     })
+}
+
+/// `hedge_delay_ms` and `max_hedges`: hedges count against `max_retries`,
+/// so hedging needs retries, and no more hedges than retries.
+fn hedge<'v>(
+    get: impl Fn(&str) -> Option<&'v Value>,
+    max_retries: u32,
+) -> Result<Option<HedgePolicy>, ConfigError> {
+    let Some(delay) = get("hedge_delay_ms") else {
+        if get("max_hedges").is_some() {
+            return Err(ConfigError::field(
+                "max_hedges",
+                "needs hedge_delay_ms (there is no hedging without a delay)",
+            ));
+        }
+        return Ok(None);
+    };
+    let delay = positive(delay).at("hedge_delay_ms")?;
+    if max_retries == 0 {
+        return Err(ConfigError::field(
+            "hedge_delay_ms",
+            "needs max_retries > 0: hedges count against it",
+        ));
+    }
+    let max_hedges = match get("max_hedges") {
+        None => max_retries,
+        Some(v) => {
+            let n = positive(v).at("max_hedges")?;
+            u32::try_from(n)
+                .ok()
+                .filter(|n| *n <= max_retries)
+                .ok_or_else(|| {
+                    ConfigError::field(
+                        "max_hedges",
+                        format!("{n} is above max_retries ({max_retries})"),
+                    )
+                })?
+        }
+    };
+    Ok(Some(HedgePolicy {
+        delay: Duration::from_millis(delay),
+        max_hedges,
+    }))
 }
 
 pub(super) fn integer(value: &Value) -> Result<u64, ConfigError> {

@@ -24,6 +24,8 @@
 //! | `max_backoff_ms` | integer ≥ base | optional, default 10 × base |
 //! | `retry_on` | string | optional, default `"5xx,reset,connect-failure,refused-stream"`; Envoy condition names, numbers are retriable statuses |
 //! | `per_try_timeout_ms` | integer > 0 | optional: timeout of each attempt |
+//! | `hedge_delay_ms` | integer > 0 | optional: send a backup attempt to another host when none has answered after this long (gRFC A6 hedging; needs `max_retries` > 0, which hedges share) |
+//! | `max_hedges` | integer, 1 ≤ n ≤ `max_retries` | optional with `hedge_delay_ms`, default `max_retries` |
 //! | `circuit_breaker_enabled`, `breaker_*` | | optional: a closed/open/half-open breaker per route (see the `breaker` module) |
 //!
 //! Unknown fields, duplicate fields, wrong types (including `800.0` for
@@ -45,6 +47,7 @@ use std::time::Duration;
 
 use crate::config::{ConfigError, RetryPolicy};
 use crate::resilience::breaker::BreakerConfig;
+use crate::resilience::retry::HedgePolicy;
 
 /// The resource name of every policy error.
 const RESOURCE: &str = "policy";
@@ -56,6 +59,8 @@ pub struct ServicePolicy {
     pub timeout: Duration,
     /// The retry policy; `None` when `max_retries` is 0.
     pub retry: Option<RetryPolicy>,
+    /// Backup attempts after a delay, when `hedge_delay_ms` is set.
+    pub hedge: Option<HedgePolicy>,
     /// The state-machine breaker each route gets, when enabled.
     pub breaker: Option<BreakerConfig>,
 }

@@ -395,3 +395,67 @@ fn apply_gives_each_route_its_own_breaker() {
     assert!(breakers.len() > 1);
     assert!(!Arc::ptr_eq(&breakers[0], &breakers[1]));
 }
+
+#[test]
+fn hedging_needs_retries_and_shares_them() {
+    let retries = |extra: &str| {
+        ServicePolicy::from_json(&format!(
+            r#"{{"service_timeout_ms": 800, "max_retries": 3, "backoff_strategy": "constant", "jitter_enabled": false{extra}}}"#
+        ))
+    };
+    assert_eq!(retries("").unwrap().hedge, None);
+    let hedge = retries(r#", "hedge_delay_ms": 40"#).unwrap().hedge.unwrap();
+    assert_eq!(hedge.delay, Duration::from_millis(40));
+    assert_eq!(hedge.max_hedges, 3, "as many as retries by default");
+    let hedge = retries(r#", "hedge_delay_ms": 40, "max_hedges": 1"#)
+        .unwrap()
+        .hedge
+        .unwrap();
+    assert_eq!(hedge.max_hedges, 1);
+
+    let cases = [
+        (
+            with(r#", "hedge_delay_ms": 40"#),
+            "hedge_delay_ms",
+            "max_retries > 0",
+        ),
+        (
+            retries(r#", "hedge_delay_ms": 0"#),
+            "hedge_delay_ms",
+            "greater than zero",
+        ),
+        (
+            retries(r#", "max_hedges": 1"#),
+            "max_hedges",
+            "needs hedge_delay_ms",
+        ),
+        (
+            retries(r#", "hedge_delay_ms": 40, "max_hedges": 4"#),
+            "max_hedges",
+            "above max_retries",
+        ),
+        (
+            retries(r#", "hedge_delay_ms": 40, "max_hedges": 0"#),
+            "max_hedges",
+            "greater than zero",
+        ),
+    ];
+    for (result, field, reason) in cases {
+        let e = result.expect_err(field);
+        assert_eq!(e.resource, "policy", "{e}");
+        assert_eq!(e.field, field, "{e}");
+        assert!(e.reason.contains(reason), "{e}");
+    }
+
+    let policy = retries(r#", "hedge_delay_ms": 40"#).unwrap();
+    let mut builder = order_service();
+    policy.apply(&mut builder, "order-service").unwrap();
+    let config = builder.build().unwrap();
+    let table = config.route_table("order-service:80").unwrap();
+    assert!(
+        table.virtual_hosts()[0]
+            .routes
+            .iter()
+            .all(|r| r.action.hedge == policy.hedge)
+    );
+}
