@@ -104,6 +104,23 @@ const KEYS: &[&str] = &[
     "keepalive_interval",
     "per_host_thresholds",
     "max_connections",
+    "retry_budget",
+    "budget_percent",
+    "value",
+    "min_retry_concurrency",
+    "hedge_policy",
+    "hedge_on_per_try_timeout",
+    "initial_requests",
+    "additional_request_chance",
+    "typed_per_filter_config",
+    "envoy.filters.http.local_ratelimit",
+    "stat_prefix",
+    "token_bucket",
+    "max_tokens",
+    "tokens_per_fill",
+    "fill_interval",
+    "filter_enabled",
+    "filter_enforced",
 ];
 
 const TYPES: &[&str] = &[
@@ -114,6 +131,7 @@ const TYPES: &[&str] = &[
     super::type_url::HTTP_CONNECTION_MANAGER,
     super::type_url::HTTP_PROTOCOL_OPTIONS,
     super::type_url::UPSTREAM_TLS_CONTEXT,
+    super::type_url::LOCAL_RATE_LIMIT,
     "type.googleapis.com/acme.Unknown",
 ];
 
@@ -144,6 +162,10 @@ const WORDS: &[&str] = &[
     "::1",
     "x-user",
     "18446744073709551616",
+    "NaN",
+    "-Infinity",
+    "1e400",
+    "MILLION",
 ];
 
 fn leaf() -> impl Strategy<Value = serde_json::Value> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::load;
 use crate::config::{
     ConfigError, Destination, HashSource, HealthStatus, Http2Keepalive, HttpProtocol, LbPolicy,
-    MeshConfig, PathMatch, RetryOn, TcpKeepalive,
+    MeshConfig, PathMatch, RetryBudget, RetryOn, TcpKeepalive,
 };
 
 /// A document using every supported feature (also the seed of the
@@ -25,6 +25,13 @@ resources:
         virtual_hosts:
         - name: orders
           domains: ["orders", "orders:80"]
+          typed_per_filter_config:
+            envoy.filters.http.local_ratelimit:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+              stat_prefix: orders
+              token_bucket: {max_tokens: 100, tokens_per_fill: 10, fill_interval: 1s}
+              filter_enabled: {default_value: {numerator: 100, denominator: HUNDRED}}
+              filter_enforced: {default_value: {numerator: 50, denominator: HUNDRED}}
           routes:
           - name: canary
             match:
@@ -55,6 +62,15 @@ resources:
               hash_policy:
               - header: {header_name: x-user}
                 terminal: true
+              hedge_policy: {hedge_on_per_try_timeout: true}
+            typed_per_filter_config:
+              envoy.filters.http.local_ratelimit:
+                "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+                token_bucket: {max_tokens: 5, fill_interval: 0.5s}
+                filter_enabled: {default_value: {numerator: 1, denominator: MILLION}}
+              envoy.filters.http.fault:
+                "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+                abort: {http_status: 503}
       http_filters:
       - name: envoy.filters.http.router
 - "@type": type.googleapis.com/envoy.config.listener.v3.Listener
@@ -83,7 +99,11 @@ resources:
   least_request_lb_config: {choice_count: 3}
   circuit_breakers:
     thresholds:
-    - {max_connections: 100, max_pending_requests: 10, max_requests: 1000, max_retries: 5}
+    - max_connections: 100
+      max_pending_requests: 10
+      max_requests: 1000
+      max_retries: 5
+      retry_budget: {budget_percent: {value: 25.5}, min_retry_concurrency: 4}
     per_host_thresholds: [{max_connections: 4}]
   common_http_protocol_options: {idle_timeout: 0s, max_connection_duration: 600s}
   max_requests_per_connection: 100
@@ -150,6 +170,20 @@ fn check(config: &MeshConfig) {
     let subset = b.subset.as_ref().unwrap();
     assert_eq!((&*b.cluster, &*subset.name), ("orders", "version=v2"));
     assert_eq!(canary.action.timeout, Some(Duration::from_secs(15)));
+    assert!(!canary.action.hedge_on_per_try_timeout);
+    // The virtual host's limit, for the route that sets none.
+    let host_limit = canary.action.rate_limit.as_ref().expect("host rate limit");
+    let bucket = host_limit.bucket.config();
+    assert_eq!(
+        (
+            bucket.max_tokens,
+            bucket.tokens_per_fill,
+            bucket.fill_interval
+        ),
+        (100, 10, Duration::from_secs(1))
+    );
+    assert_eq!(host_limit.enabled.per_million(), 1_000_000);
+    assert_eq!(host_limit.enforced.per_million(), 500_000);
 
     let split = &vh.routes[1].action;
     let Destination::Weighted(w) = &split.destination else {
@@ -183,6 +217,20 @@ fn check(config: &MeshConfig) {
         HashSource::Header(http::HeaderName::from_static("x-user"))
     );
     assert!(split.hash_policy[0].terminal);
+    assert!(split.hedge_on_per_try_timeout);
+    // The route's own limit; the fault filter beside it is not read.
+    let limit = split.rate_limit.as_ref().expect("route rate limit");
+    let bucket = limit.bucket.config();
+    assert_eq!(
+        (
+            bucket.max_tokens,
+            bucket.tokens_per_fill,
+            bucket.fill_interval
+        ),
+        (5, 1, Duration::from_millis(500))
+    );
+    assert_eq!(limit.enabled.per_million(), 1);
+    assert_eq!(limit.enforced.per_million(), 0);
 
     let pay = config.route_table("payments-routes").unwrap();
     let route = &pay.virtual_hosts()[0].routes[0];
@@ -205,6 +253,13 @@ fn check(config: &MeshConfig) {
             cb.max_retries
         ),
         (100, 10, 1000, 5)
+    );
+    assert_eq!(
+        cb.retry_budget,
+        Some(RetryBudget {
+            budget_percent: 25.5,
+            min_retry_concurrency: 4,
+        })
     );
     let od = orders.outlier_detection.unwrap();
     assert_eq!(od.consecutive_5xx, Some(7));
@@ -314,6 +369,14 @@ fn the_same_document_as_camel_case_json_loads() {
         "maxConcurrentStreams",
         "connectionKeepalive",
         "keepaliveProbes",
+        "typedPerFilterConfig",
+        "tokenBucket",
+        "filterEnforced",
+        "hedgePolicy",
+        "hedgeOnPerTryTimeout",
+        "retryBudget",
+        "budgetPercent",
+        "minRetryConcurrency",
     ] {
         assert!(json.contains(spelled), "{spelled} missing from {json}");
     }
@@ -371,6 +434,32 @@ resources:
 const HTTP_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 const HTTP_OPTIONS_URL: &str =
     "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/// The key and type URL of the local rate limit filter's config.
+const RATE_LIMIT: &str = "envoy.filters.http.local_ratelimit";
+const RATE_LIMIT_URL: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
+
+/// A `typed_per_filter_config` (YAML flow) holding a local rate limit
+/// with `fields`.
+fn rate_limit(fields: &str) -> String {
+    format!("{{{RATE_LIMIT}: {{'@type': {RATE_LIMIT_URL}, {fields}}}}}")
+}
+
+/// A document with one route configuration `r` whose only virtual host
+/// has the extra fields `fields` and one route to `orders`.
+fn with_host(fields: &str) -> String {
+    format!(
+        r#"
+resources:
+- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+  name: r
+  virtual_hosts: [{{name: vh, domains: ["*"], {fields}, routes: [{{match: {{prefix: /}}, route: {{cluster: orders}}}}]}}]
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: orders
+"#
+    )
+}
 
 /// A document with one cluster `c` whose extra fields are `fields`.
 fn with_cluster(fields: &str) -> String {
@@ -450,6 +539,44 @@ fn bad_documents_name_resource_and_field() {
             "circuit_breakers.per_host_thresholds[0].max_requests",
         ),
         (
+            with_route(&format!(
+                "{{match: {{prefix: /}}, route: {{cluster: orders}}, typed_per_filter_config: {}}}",
+                rate_limit("token_bucket: {max_tokens: 0, fill_interval: 1s}")
+            )),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].routes[0].typed_per_filter_config["envoy.filters.http.local_ratelimit"].token_bucket.max_tokens"#,
+        ),
+        (
+            with_host(&format!("typedPerFilterConfig: {}", rate_limit("statPrefix: vh"))),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].typed_per_filter_config["envoy.filters.http.local_ratelimit"].token_bucket"#,
+        ),
+        (
+            with_host(&format!(
+                "typed_per_filter_config: {}",
+                rate_limit(
+                    "token_bucket: {max_tokens: 1, fill_interval: 1s}, filter_enforced: {default_value: {numerator: 1, denominator: 7}}"
+                )
+            )),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].typed_per_filter_config["envoy.filters.http.local_ratelimit"].filter_enforced.default_value.denominator"#,
+        ),
+        (
+            with_cluster("circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 150}}}]}"),
+            r#"Cluster "c""#,
+            "circuit_breakers.thresholds.retry_budget.budget_percent",
+        ),
+        (
+            with_cluster("circuitBreakers: {thresholds: [{retryBudget: {budgetPercent: {value: 'NaN'}}}]}"),
+            r#"Cluster "c""#,
+            "circuit_breakers.thresholds.retry_budget.budget_percent",
+        ),
+        (
+            with_cluster("circuitBreakers: {perHostThresholds: [{maxConnections: 2, retryBudget: {}}]}"),
+            r#"Cluster "c""#,
+            "circuit_breakers.per_host_thresholds[0].retry_budget",
+        ),
+        (
             "resources: [{'@type': type.googleapis.com/envoy.config.listener.v3.Listener, name: orders}]".to_owned(),
             r#"Listener "orders""#,
             "name",
@@ -482,6 +609,64 @@ fn bad_documents_name_resource_and_field() {
 }
 
 #[test]
+fn hedging_rate_limits_and_retry_budgets_from_a_file() {
+    let limit = rate_limit("tokenBucket: {maxTokens: 3, tokensPerFill: 3, fillInterval: 2s}");
+    let own = rate_limit("token_bucket: {max_tokens: 9, fill_interval: 0.1s}");
+    let text = format!(
+        r#"
+resources:
+- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+  name: r
+  virtualHosts:
+  - name: vh
+    domains: ["*"]
+    hedgePolicy: {{hedgeOnPerTryTimeout: true}}
+    typedPerFilterConfig: {limit}
+    routes:
+    - {{match: {{prefix: /a}}, route: {{cluster: orders}}}}
+    - {{match: {{prefix: /b}}, route: {{cluster: orders}}}}
+    - match: {{prefix: /}}
+      route: {{cluster: orders, hedgePolicy: {{hedgeOnPerTryTimeout: false}}}}
+      typedPerFilterConfig: {own}
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: orders
+  circuitBreakers: {{thresholds: [{{retryBudget: {{minRetryConcurrency: 10}}}}]}}
+"#
+    );
+    let config = build(&text).unwrap();
+    let routes = &config.route_table("r").unwrap().virtual_hosts()[0].routes;
+    let hedged: Vec<bool> = routes
+        .iter()
+        .map(|r| r.action.hedge_on_per_try_timeout)
+        .collect();
+    assert_eq!(hedged, [true, true, false]);
+    let limits: Vec<_> = routes
+        .iter()
+        .map(|r| r.action.rate_limit.clone().expect("a rate limit"))
+        .collect();
+    // The virtual host's routes share its one bucket, as in Envoy.
+    assert!(std::sync::Arc::ptr_eq(&limits[0], &limits[1]));
+    assert_eq!(limits[0].bucket.config().max_tokens, 3);
+    assert_eq!(
+        limits[0].bucket.config().fill_interval,
+        Duration::from_secs(2)
+    );
+    assert_eq!(limits[2].bucket.config().max_tokens, 9);
+    assert_eq!(limits[2].bucket.config().tokens_per_fill, 1);
+    assert_eq!(
+        config
+            .cluster("orders")
+            .unwrap()
+            .circuit_breakers
+            .retry_budget,
+        Some(RetryBudget {
+            budget_percent: 20.0,
+            min_retry_concurrency: 10,
+        })
+    );
+}
+
+#[test]
 fn malformed_text_names_the_input_and_position() {
     let e = error("resources:\n  - {name: [unclosed\n");
     assert_eq!(
@@ -501,6 +686,28 @@ fn malformed_text_names_the_input_and_position() {
     );
     let e = error(&with_cluster("lb_policy: FASTEST"));
     assert_eq!(e.field, "resources[0].lb_policy");
+    let e = error(&with_cluster(
+        "circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: lots}}}]}",
+    ));
+    assert_eq!(
+        e.field,
+        "resources[0].circuit_breakers.thresholds[0].retry_budget.budget_percent.value"
+    );
+    let e = error(&with_route(
+        "{match: {prefix: /}, route: {cluster: orders, hedge_policy: {hedge_on_per_try_timeout: often}}}",
+    ));
+    assert_eq!(
+        e.field,
+        "resources[0].virtual_hosts[0].routes[0].route.hedge_policy.hedge_on_per_try_timeout"
+    );
+    let e = error(&with_route(&format!(
+        "{{match: {{prefix: /}}, route: {{cluster: orders}}, typed_per_filter_config: {}}}",
+        rate_limit("token_bucket: {max_tokens: -1}")
+    )));
+    assert_eq!(
+        e.field,
+        "resources[0].virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.local_ratelimit.token_bucket.max_tokens"
+    );
 
     let e = error("apiVersion: networking.istio.io/v1\nkind: VirtualService\n");
     assert!(e.reason.contains("no Envoy resources"), "{e}");

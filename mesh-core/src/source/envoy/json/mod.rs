@@ -4,10 +4,15 @@
 //! `envoy-types` has no serde support and no descriptors, so the proto3
 //! JSON mapping is written out here for the fields we read: names in
 //! snake_case or lowerCamelCase (`#[serde(alias)]`), durations as
-//! `"1.5s"`, wrapper types as plain values, 64-bit integers as numbers or
-//! strings, enums by name, `Any` as an object with `"@type"`, metadata as
-//! `google.protobuf.Struct`, and `null` as "not set". Unknown fields are
+//! `"1.5s"`, wrapper types as plain values, integers and doubles as numbers
+//! or strings, enums by name, `Any` as an object with `"@type"`, metadata
+//! as `google.protobuf.Struct`, and `null` as "not set". Unknown fields are
 //! ignored, as by a proto3 JSON parser told to ignore them.
+//!
+//! An `Any` whose body the conversion decodes (the connection manager,
+//! `HttpProtocolOptions`, a per-route `LocalRateLimit`) is transcribed and
+//! encoded with prost; any other keeps only its type URL, which is all the
+//! conversion looks at, so it accepts, ignores or refuses it as over xDS.
 //!
 //! The mirror only transcribes: every judgement about values is left to
 //! the proto → model conversions, so a static file and an xDS response
@@ -20,6 +25,7 @@ mod listener;
 mod matcher;
 mod policy;
 mod pool;
+mod ratelimit;
 mod resilience;
 mod route;
 mod upstream;

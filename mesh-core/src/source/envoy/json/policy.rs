@@ -1,5 +1,10 @@
-//! Mirror of the per-route policies: `RetryPolicy`, `HashPolicy` and
-//! `RequestMirrorPolicy` (with its `FractionalPercent`).
+//! Mirror of the per-route policies: `RetryPolicy`, `HedgePolicy`,
+//! `HashPolicy` and `RequestMirrorPolicy` (with its `FractionalPercent`).
+//!
+//! `HedgePolicy` is transcribed whole (its request count and chance too,
+//! though only `hedge_on_per_try_timeout` is read today), so whatever the
+//! conversion decides about a field, a file gets the same decision as an
+//! xDS response.
 
 use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent as PbRuntimeFraction;
 use envoy_types::pb::envoy::config::route::v3::{
@@ -42,6 +47,30 @@ struct RetryBackOff {
     base_interval: Option<Dur>,
     #[serde(alias = "maxInterval")]
     max_interval: Option<Dur>,
+}
+
+/// `config.route.v3.HedgePolicy` (on a route action or a virtual host).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct HedgePolicy {
+    #[serde(alias = "initialRequests")]
+    initial_requests: Option<Int<u32>>,
+    #[serde(alias = "additionalRequestChance")]
+    additional_request_chance: Option<FractionalPercent>,
+    #[serde(alias = "hedgeOnPerTryTimeout", deserialize_with = "nullable")]
+    hedge_on_per_try_timeout: bool,
+}
+
+impl HedgePolicy {
+    pub(super) fn into_proto(self) -> pb::HedgePolicy {
+        pb::HedgePolicy {
+            initial_requests: u32_value(self.initial_requests),
+            additional_request_chance: self
+                .additional_request_chance
+                .map(FractionalPercent::into_proto),
+            hedge_on_per_try_timeout: self.hedge_on_per_try_timeout,
+        }
+    }
 }
 
 impl RetryPolicy {
@@ -174,10 +203,7 @@ pub(super) struct RuntimeFractionalPercent {
 impl RuntimeFractionalPercent {
     pub(super) fn into_proto(self) -> PbRuntimeFraction {
         PbRuntimeFraction {
-            default_value: self.default_value.map(|f| PbFraction {
-                numerator: f.numerator.map_or(0, |n| n.0),
-                denominator: enum_value(f.denominator),
-            }),
+            default_value: self.default_value.map(FractionalPercent::into_proto),
             runtime_key: String::new(),
         }
     }
@@ -188,6 +214,15 @@ impl RuntimeFractionalPercent {
 struct FractionalPercent {
     numerator: Option<Int<u32>>,
     denominator: Option<Enum<DenominatorType>>,
+}
+
+impl FractionalPercent {
+    fn into_proto(self) -> PbFraction {
+        PbFraction {
+            numerator: self.numerator.map_or(0, |n| n.0),
+            denominator: enum_value(self.denominator),
+        }
+    }
 }
 
 impl RequestMirrorPolicy {
@@ -230,6 +265,23 @@ mod tests {
         let both: HashPolicy =
             serde_yaml::from_str("{cookie: {name: a}, header: {header_name: b}}").unwrap();
         assert_eq!(both.into_proto().unwrap_err().field, "cookie");
+
+        let hedge: HedgePolicy = serde_yaml::from_str(
+            "{hedgeOnPerTryTimeout: true, initial_requests: 2,
+              additionalRequestChance: {numerator: 5, denominator: TEN_THOUSAND}}",
+        )
+        .unwrap();
+        let hedge = hedge.into_proto();
+        assert!(hedge.hedge_on_per_try_timeout);
+        assert_eq!(hedge.initial_requests.map(|v| v.value), Some(2));
+        assert_eq!(
+            hedge
+                .additional_request_chance
+                .map(|f| (f.numerator, f.denominator)),
+            Some((5, DenominatorType::TenThousand as i32))
+        );
+        let hedge: HedgePolicy = serde_yaml::from_str("{hedge_on_per_try_timeout: null}").unwrap();
+        assert_eq!(hedge.into_proto(), pb::HedgePolicy::default());
 
         let e = serde_yaml::from_str::<FractionalPercent>("{numerator: 1, denominator: HALF}")
             .unwrap_err();

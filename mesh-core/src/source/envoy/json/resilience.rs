@@ -1,13 +1,21 @@
 //! Mirror of a cluster's `circuit_breakers` (cluster-wide `thresholds` and
-//! `per_host_thresholds`, the same message) and `outlier_detection`.
+//! `per_host_thresholds`, the same message, `retry_budget` included) and
+//! `outlier_detection`.
+//!
+//! A threshold's `retry_budget` is transcribed wherever it appears: the
+//! conversion reads it in `thresholds` (checking its percentage) and
+//! refuses it in `per_host_thresholds`, so a file gets the same answer as
+//! an xDS response instead of the budget silently vanishing.
 
 use envoy_types::pb::envoy::config::cluster::v3::{
-    self as pb, circuit_breakers::Thresholds as PbThresholds,
+    self as pb,
+    circuit_breakers::{Thresholds as PbThresholds, thresholds::RetryBudget as PbRetryBudget},
 };
 use envoy_types::pb::envoy::config::core::v3::RoutingPriority;
+use envoy_types::pb::envoy::r#type::v3::Percent as PbPercent;
 use serde::Deserialize;
 
-use super::wkt::{Dur, Enum, Int, enum_value, nullable, proto_enums, u32_value};
+use super::wkt::{Double, Dur, Enum, Int, enum_value, nullable, proto_enums, u32_value};
 
 proto_enums!(RoutingPriority => "RoutingPriority");
 
@@ -36,6 +44,36 @@ struct Thresholds {
     max_retries: Option<Int<u32>>,
     #[serde(alias = "maxConnectionPools")]
     max_connection_pools: Option<Int<u32>>,
+    #[serde(alias = "retryBudget")]
+    retry_budget: Option<RetryBudget>,
+}
+
+/// `Thresholds.RetryBudget`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RetryBudget {
+    #[serde(alias = "budgetPercent")]
+    budget_percent: Option<Percent>,
+    #[serde(alias = "minRetryConcurrency")]
+    min_retry_concurrency: Option<Int<u32>>,
+}
+
+/// `type.v3.Percent`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Percent {
+    #[serde(deserialize_with = "nullable")]
+    value: Double,
+}
+
+impl RetryBudget {
+    fn into_proto(self) -> PbRetryBudget {
+        PbRetryBudget {
+            budget_percent: self.budget_percent.map(|p| PbPercent { value: p.value.0 }),
+            min_retry_concurrency: u32_value(self.min_retry_concurrency),
+            ..Default::default()
+        }
+    }
 }
 
 impl Thresholds {
@@ -47,6 +85,7 @@ impl Thresholds {
             max_requests: u32_value(self.max_requests),
             max_retries: u32_value(self.max_retries),
             max_connection_pools: u32_value(self.max_connection_pools),
+            retry_budget: self.retry_budget.map(RetryBudget::into_proto),
             ..Default::default()
         }
     }
@@ -164,6 +203,7 @@ mod tests {
         assert_eq!(cb.thresholds[0].priority, RoutingPriority::High as i32);
         assert_eq!(cb.thresholds[1].max_requests.map(|v| v.value), Some(100));
         assert_eq!(cb.thresholds[1].max_retries.map(|v| v.value), Some(0));
+        assert_eq!(cb.thresholds[0].retry_budget, None);
 
         let od: OutlierDetection = serde_yaml::from_str(
             "{consecutive5xx: 3, interval: 1s, enforcing_success_rate: 0, splitExternalLocalOriginErrors: true}",
@@ -174,5 +214,46 @@ mod tests {
         assert_eq!(od.interval.map(|d| d.seconds), Some(1));
         assert_eq!(od.enforcing_success_rate.map(|v| v.value), Some(0));
         assert!(od.split_external_local_origin_errors);
+    }
+
+    #[test]
+    fn retry_budgets_transcribe_in_both_spellings() {
+        let budget = |yaml: &str| {
+            let cb: CircuitBreakers = serde_yaml::from_str(yaml).unwrap();
+            let mut cb = cb.into_proto();
+            cb.thresholds.remove(0).retry_budget.unwrap()
+        };
+        let b = budget(
+            "{thresholds: [{retry_budget: {budget_percent: {value: 12.5}, min_retry_concurrency: 7}}]}",
+        );
+        assert_eq!(b.budget_percent.map(|p| p.value), Some(12.5));
+        assert_eq!(b.min_retry_concurrency.map(|v| v.value), Some(7));
+        let b = budget(
+            "{thresholds: [{retryBudget: {budgetPercent: {value: '30'}, minRetryConcurrency: '2'}}]}",
+        );
+        assert_eq!(b.budget_percent.map(|p| p.value), Some(30.0));
+        assert_eq!(b.min_retry_concurrency.map(|v| v.value), Some(2));
+        // Left out, both stay unset, for the conversion's defaults.
+        let b = budget("{thresholds: [{retryBudget: {}}]}");
+        assert_eq!((b.budget_percent, b.min_retry_concurrency), (None, None));
+
+        let cb: CircuitBreakers = serde_yaml::from_str(
+            "{perHostThresholds: [{retryBudget: {budgetPercent: {value: 5}}}]}",
+        )
+        .unwrap();
+        assert!(
+            cb.into_proto().per_host_thresholds[0]
+                .retry_budget
+                .is_some()
+        );
+        let e = serde_yaml::from_str::<CircuitBreakers>(
+            "{thresholds: [{retry_budget: {budget_percent: {value: lots}}}]}",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("thresholds[0].retry_budget.budget_percent.value"),
+            "{e}"
+        );
     }
 }

@@ -1,7 +1,11 @@
 //! Mirror of `RouteConfiguration`: virtual hosts, routes, route actions,
-//! weighted clusters and stream duration (the per-route policies are in
-//! `policy`). Non-route actions are kept as bare markers, so the
-//! conversion can name them in its "unsupported action" error.
+//! weighted clusters and stream duration (the per-route policies, hedging
+//! included, are in `policy`; `typed_per_filter_config`, where the local
+//! rate limit lives, in `ratelimit`). Non-route actions are kept as bare
+//! markers, so the conversion can name them in its "unsupported action"
+//! error.
+
+use std::collections::HashMap;
 
 use envoy_types::pb::envoy::config::route::v3::{
     self as pb,
@@ -13,8 +17,9 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::matcher::RouteMatch;
-use super::policy::{HashPolicy, RequestMirrorPolicy, RetryPolicy};
-use super::wkt::{Dur, Int, Metadata, nullable, u32_value};
+use super::policy::{HashPolicy, HedgePolicy, RequestMirrorPolicy, RetryPolicy};
+use super::ratelimit::{FilterConfig, per_filter_configs};
+use super::wkt::{AnyOf, Dur, Int, Metadata, nullable, u32_value};
 use super::{each, oneof, opt};
 use crate::config::ConfigError;
 
@@ -52,6 +57,10 @@ struct VirtualHost {
     routes: Vec<Route>,
     #[serde(alias = "retryPolicy")]
     retry_policy: Option<RetryPolicy>,
+    #[serde(alias = "hedgePolicy")]
+    hedge_policy: Option<HedgePolicy>,
+    #[serde(alias = "typedPerFilterConfig", deserialize_with = "nullable")]
+    typed_per_filter_config: HashMap<String, AnyOf<FilterConfig>>,
 }
 
 impl VirtualHost {
@@ -61,6 +70,8 @@ impl VirtualHost {
             domains: self.domains,
             routes: each(self.routes, "routes", Route::into_proto)?,
             retry_policy: self.retry_policy.map(RetryPolicy::into_proto),
+            hedge_policy: self.hedge_policy.map(HedgePolicy::into_proto),
+            typed_per_filter_config: per_filter_configs(self.typed_per_filter_config),
             ..Default::default()
         })
     }
@@ -81,6 +92,8 @@ struct Route {
     filter_action: Option<IgnoredAny>,
     #[serde(alias = "nonForwardingAction")]
     non_forwarding_action: Option<IgnoredAny>,
+    #[serde(alias = "typedPerFilterConfig", deserialize_with = "nullable")]
+    typed_per_filter_config: HashMap<String, AnyOf<FilterConfig>>,
 }
 
 impl Route {
@@ -112,6 +125,7 @@ impl Route {
             name: self.name,
             r#match: opt(self.r#match, "match", RouteMatch::into_proto)?,
             action,
+            typed_per_filter_config: per_filter_configs(self.typed_per_filter_config),
             ..Default::default()
         })
     }
@@ -133,6 +147,8 @@ struct RouteAction {
     timeout: Option<Dur>,
     #[serde(alias = "retryPolicy")]
     retry_policy: Option<RetryPolicy>,
+    #[serde(alias = "hedgePolicy")]
+    hedge_policy: Option<HedgePolicy>,
     #[serde(alias = "hashPolicy", deserialize_with = "nullable")]
     hash_policy: Vec<HashPolicy>,
     #[serde(alias = "requestMirrorPolicies", deserialize_with = "nullable")]
@@ -165,6 +181,7 @@ impl RouteAction {
             metadata_match: self.metadata_match.map(Metadata::into_proto),
             timeout: self.timeout.map(|d| d.0),
             retry_policy: self.retry_policy.map(RetryPolicy::into_proto),
+            hedge_policy: self.hedge_policy.map(HedgePolicy::into_proto),
             hash_policy: each(self.hash_policy, "hash_policy", HashPolicy::into_proto)?,
             request_mirror_policies: self
                 .request_mirror_policies
@@ -290,6 +307,42 @@ virtualHosts:
             DenominatorType::TenThousand as i32
         );
         assert!(matches!(vh.routes[1].action, Some(Action::Redirect(_))));
+    }
+
+    #[test]
+    fn hedging_and_per_filter_configs_transcribe() {
+        let yaml = r#"
+virtualHosts:
+- domains: ["*"]
+  hedgePolicy: {hedgeOnPerTryTimeout: true}
+  typedPerFilterConfig:
+    envoy.filters.http.local_ratelimit:
+      "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+      tokenBucket: {maxTokens: 5, fillInterval: 1s}
+  routes:
+  - match: {prefix: /}
+    route: {cluster: a, hedge_policy: {hedge_on_per_try_timeout: false}}
+    typed_per_filter_config:
+      acme.filter: {"@type": type.googleapis.com/acme.Config, anything: [1]}
+"#;
+        let rc = serde_yaml::from_str::<RouteConfiguration>(yaml)
+            .unwrap()
+            .into_proto()
+            .unwrap();
+        let vh = &rc.virtual_hosts[0];
+        assert!(vh.hedge_policy.as_ref().unwrap().hedge_on_per_try_timeout);
+        let limit = &vh.typed_per_filter_config["envoy.filters.http.local_ratelimit"];
+        assert!(limit.type_url.ends_with(".LocalRateLimit") && !limit.value.is_empty());
+        let route = &vh.routes[0];
+        let Some(Action::Route(a)) = &route.action else {
+            panic!("{route:?}");
+        };
+        assert!(!a.hedge_policy.as_ref().unwrap().hedge_on_per_try_timeout);
+        let other = &route.typed_per_filter_config["acme.filter"];
+        assert_eq!(
+            (other.type_url.as_str(), other.value.len()),
+            ("type.googleapis.com/acme.Config", 0)
+        );
     }
 
     #[test]

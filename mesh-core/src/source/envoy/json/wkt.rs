@@ -75,6 +75,39 @@ impl<'de, T: TryFrom<i128>> Deserialize<'de> for Int<T> {
     }
 }
 
+/// A `double` written as a number or a string holding one (proto3 JSON
+/// also spells the special values `"NaN"`, `"Infinity"`, `"-Infinity"`);
+/// whether the value makes sense is the conversion's call.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Double(pub f64);
+
+impl<'de> Deserialize<'de> for Double {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Double;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, or a string holding one")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Double, E> {
+                Ok(Double(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Double, E> {
+                Ok(Double(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Double, E> {
+                Ok(Double(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Double, E> {
+                v.parse::<f64>()
+                    .map(Double)
+                    .map_err(|_| E::custom(format!("{v:?} is not a number")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A `google.protobuf.Duration` written as `"1.5s"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct Dur(pub PbDuration);
@@ -361,6 +394,18 @@ mod tests {
         assert!(int("x").is_err());
         let big = serde_yaml::from_str::<Int<u64>>("\"18446744073709551615\"").unwrap();
         assert_eq!(big.0, u64::MAX);
+    }
+
+    #[test]
+    fn doubles_accept_numbers_and_strings() {
+        let double = |s: &str| serde_yaml::from_str::<Double>(s).map(|d| d.0);
+        assert_eq!(double("12.5").unwrap(), 12.5);
+        assert_eq!(double("20").unwrap(), 20.0);
+        assert_eq!(double("'0.25'").unwrap(), 0.25);
+        assert_eq!(double("'-Infinity'").unwrap(), f64::NEG_INFINITY);
+        assert!(double("'NaN'").unwrap().is_nan());
+        assert!(double("half").is_err());
+        assert!(double("[1]").is_err());
     }
 
     #[test]
