@@ -22,6 +22,7 @@ use arc_swap::ArcSwap;
 use crate::config::{
     Backend, Cluster, Endpoint, LbPolicy, MeshConfig, Route, RouteTable, strip_port,
 };
+use crate::fast_hash::FastMap;
 use crate::lb::{EndpointGroup, EndpointSlot, Pick};
 use crate::resilience::ClusterResilience;
 use crate::resilience::breaker::ClusterLimits;
@@ -36,7 +37,7 @@ pub struct Snapshot {
     /// Cluster name → its slots and live state.
     clusters: HashMap<Arc<str>, ClusterState>,
     /// Listener target (`host:port`, and `host` alone for port 80) → table.
-    listeners: HashMap<Box<str>, Arc<CompiledTable>>,
+    listeners: FastMap<Box<str>, Arc<CompiledTable>>,
 }
 
 /// A route table with each route's backends resolved, `[vh][route][arm]`:
@@ -166,7 +167,7 @@ impl Snapshot {
                 }),
             );
         }
-        let mut listeners = HashMap::new();
+        let mut listeners = FastMap::default();
         for listener in config.listeners() {
             let Some(table) = tables.get(&*listener.route_table) else {
                 continue;

@@ -15,7 +15,6 @@ use tower_service::Service;
 use crate::mesh::call;
 use crate::pool::{Pools, UpstreamBody};
 use crate::retry::ReplayBody;
-use crate::target::wants_http2;
 use crate::{BoxError, MeshBody, ResponseFuture, Target};
 
 /// The future of [`HttpTransport`]: finding a connection, then the
@@ -42,8 +41,9 @@ impl std::fmt::Debug for TransportFuture {
 /// cluster of the request's [`Target`] (connect and idle timeouts,
 /// connection lifetime, requests per connection, HTTP/2 concurrency,
 /// keepalive, and the cluster's connection and pending-request breakers;
-/// see the `pool` module). HTTP/2 (prior knowledge) when the cluster says
-/// so or the request is gRPC, HTTP/1.1 otherwise. Plain text only for
+/// see the `pool` module). HTTP/2 (prior knowledge) for a request whose
+/// version says so (the mesh sets it when the cluster asks for HTTP/2 or
+/// the request is gRPC), HTTP/1.1 otherwise. Plain text only for
 /// now: a request to a cluster that requires TLS fails with an
 /// [`ErrorKind::Transport`] error that says so, rather than going out in
 /// clear. It sends only requests the mesh routed (they carry a
@@ -95,10 +95,9 @@ where
                 ),
             ));
         }
-        let http2 = wants_http2(&request);
-        if http2 {
-            *request.version_mut() = http::Version::HTTP_2;
-        } else {
+        // The mesh set the version when it rewrote the request.
+        let http2 = request.version() == http::Version::HTTP_2;
+        if !http2 {
             *request.version_mut() = http::Version::HTTP_11;
             // A connection to the endpoint takes the origin form.
             let path = request
@@ -108,10 +107,7 @@ where
                 .unwrap_or_else(|| PathAndQuery::from_static("/"));
             *request.uri_mut() = Uri::from(path);
         }
-        let pools = self.pools.clone();
-        TransportFuture(Box::pin(async move {
-            pools.send(&target, request, http2).await
-        }))
+        TransportFuture(self.pools.send(&target, request, http2))
     }
 }
 

@@ -74,16 +74,15 @@ impl Target {
     }
 }
 
-/// Whether `request` goes out over HTTP/2: gRPC always does, a cluster
-/// may ask for it, and a caller may by setting the request's version.
-pub(crate) fn wants_http2<B>(request: &Request<B>) -> bool {
-    let grpc = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    let cluster_h2 = request
-        .extensions()
-        .get::<Target>()
-        .is_some_and(|t| t.protocol() == HttpProtocol::Http2);
-    grpc || cluster_h2 || request.version() == http::Version::HTTP_2
+/// Whether `request` to `target` goes out over HTTP/2: gRPC always does,
+/// a cluster may ask for it, and a caller may by setting the request's
+/// version. Decided once per attempt, when the request is rewritten (which
+/// then sets the version).
+pub(crate) fn wants_http2<B>(request: &Request<B>, target: &Target) -> bool {
+    request.version() == http::Version::HTTP_2
+        || target.protocol() == HttpProtocol::Http2
+        || request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }

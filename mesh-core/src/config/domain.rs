@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use crate::fast_hash::FastMap;
+
 use super::ConfigError;
 
 /// One entry of a virtual host's `domains`.
@@ -68,7 +70,7 @@ impl DomainPattern {
 /// A lookup from authority to virtual-host index, built once per table.
 #[derive(Debug, Clone, Default)]
 pub struct DomainIndex {
-    exact: HashMap<Box<str>, usize>,
+    exact: FastMap<Box<str>, usize>,
     /// Sorted longest first.
     suffixes: Vec<(DomainPattern, usize)>,
     /// Sorted longest first.

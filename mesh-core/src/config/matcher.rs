@@ -288,7 +288,12 @@ impl HeaderMatcher {
 /// A header value as text: as is when it is UTF-8 (the common case, no
 /// copy), with replacement characters otherwise, never silently empty.
 pub(crate) fn header_str(value: &http::HeaderValue) -> Cow<'_, str> {
-    String::from_utf8_lossy(value.as_bytes())
+    // `from_utf8` checks ASCII a word at a time; the lossy decoder walks
+    // chunk by chunk even when there is nothing to replace.
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    }
 }
 
 fn join_values<'a>(values: impl Iterator<Item = &'a http::HeaderValue>) -> String {

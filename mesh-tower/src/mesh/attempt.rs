@@ -78,9 +78,11 @@ pub(super) fn attempt_request<B>(
 /// path stays. Over HTTP/1.1 the `Host` header keeps naming the logical
 /// service, as behind a sidecar; over HTTP/2 `:authority` comes from the
 /// URI and a differing `Host` is not allowed (RFC 9113 §8.3.1), so the
-/// endpoint's authority is what the server sees there.
+/// endpoint's authority is what the server sees there. A request that
+/// goes out over HTTP/2 says so in its version, for the transport.
 fn rewrite<B>(request: &mut Request<B>, target: &Target) -> Result<(), Error> {
-    if wants_http2(request) {
+    if wants_http2(request, target) {
+        *request.version_mut() = http::Version::HTTP_2;
         request.headers_mut().remove(http::header::HOST);
     } else if !request.headers().contains_key(http::header::HOST)
         && let Some(authority) = request.uri().authority()
@@ -244,46 +246,52 @@ impl<'s> Attempt<'s> {
     /// Sends the attempt and waits for its response head until `until`.
     /// Errors are those no retry can help: a request that cannot be
     /// rewritten, a transport that cannot become ready.
-    pub(super) async fn send<S, B, R>(
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` stores its arguments twice (rust-lang/rust#62958)"
+    )]
+    pub(super) fn send<S, B, R>(
         &self,
         transport: &mut S,
         head: Head<'_>,
         body: ReplayBody<B>,
         until: Option<Instant>,
         deadlines: &Deadlines,
-    ) -> Result<Sent<R>, Error>
+    ) -> impl Future<Output = Result<Sent<R>, Error>>
     where
         S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
         S::Error: Into<BoxError>,
     {
-        // Ready first: the request is built after the only await before
-        // the call, so the future never holds it.
-        let ready = transport.ready().await.map_err(transport_error)?;
-        let response = ready.call(attempt_request(head, body, &self.target, until)?);
-        let result = match until {
-            None => response.await,
-            Some(until) => match tokio::time::timeout_at(until.into(), response).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Ok(Sent::Failed(
-                        FailureKind::Timeout,
-                        timed_out(until, deadlines),
-                    ));
+        async move {
+            // Ready first: the request is built after the only await before
+            // the call, so the future never holds it.
+            let ready = transport.ready().await.map_err(transport_error)?;
+            let response = ready.call(attempt_request(head, body, &self.target, until)?);
+            let result = match until {
+                None => response.await,
+                Some(until) => match tokio::time::timeout_at(until.into(), response).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        return Ok(Sent::Failed(
+                            FailureKind::Timeout,
+                            timed_out(until, deadlines),
+                        ));
+                    }
+                },
+            };
+            Ok(match result {
+                Ok(response) => Sent::Response(response),
+                Err(e) => {
+                    let e = e.into();
+                    if is_overload(&e) {
+                        // A connection pool full to its limits: as in Envoy,
+                        // no retry adds to it.
+                        return Err(transport_error(e));
+                    }
+                    Sent::Failed(failure_kind(&e), transport_error(e))
                 }
-            },
-        };
-        Ok(match result {
-            Ok(response) => Sent::Response(response),
-            Err(e) => {
-                let e = e.into();
-                if is_overload(&e) {
-                    // A connection pool full to its limits: as in Envoy,
-                    // no retry adds to it.
-                    return Err(transport_error(e));
-                }
-                Sent::Failed(failure_kind(&e), transport_error(e))
-            }
-        })
+            })
+        }
     }
 
     /// Feeds the outcome to the cluster's outlier detector.

@@ -44,166 +44,182 @@ use crate::Target;
 use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
 
 /// Sends `request` through the mesh over `transport`.
-pub(crate) async fn call<S, B, ResBody>(
+///
+/// Every request allocates this future, so its size matters (under 1 KiB
+/// it comes from the allocator's thread cache): the request is split
+/// before the future captures it, and the functions of the loop return
+/// `async move` blocks rather than being `async fn`s, whose arguments
+/// would be stored twice (rust-lang/rust#62958).
+pub(crate) fn call<S, B, ResBody>(
     snapshots: Arc<SnapshotHandle>,
     transport: S,
     request: Request<B>,
-) -> Result<Response<MeshBody<ResBody>>, Error>
+) -> impl Future<Output = Result<Response<MeshBody<ResBody>>, Error>> + Send
 where
     S: Transport<B, ResBody>,
     B: RequestBody,
     ResBody: ResponseBody,
 {
-    let snapshot = snapshots.load();
     let (head, body) = request.into_parts();
-    let routed = snapshot.route(
-        &RequestHead::from_http(&head.method, &head.uri, &head.headers),
-        &mut ThreadRng,
-    )?;
-    let action = &routed.route.action;
-    if let Some(limit) = &action.rate_limit
-        && limit.refuses(now(), &mut ThreadRng)
-    {
-        return Err(Error::new(
-            ErrorKind::RateLimited,
-            format!("route {:?}: local rate limit exceeded", routed.route.name),
-        ));
-    }
-    // Faults come next: Envoy's fault filter runs before its router, so
-    // an injected delay does not count against the request's timeout.
-    if let Some(policy) = &action.fault {
-        let injected = fault::inject(policy, &mut ThreadRng);
-        if let Some(delay) = injected.delay {
-            tokio::time::sleep(delay).await;
+    async move {
+        let snapshot = snapshots.load();
+        let routed = snapshot.route(
+            &RequestHead::from_http(&head.method, &head.uri, &head.headers),
+            &mut ThreadRng,
+        )?;
+        let action = &routed.route.action;
+        if let Some(limit) = &action.rate_limit
+            && limit.refuses(now(), &mut ThreadRng)
+        {
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                format!("route {:?}: local rate limit exceeded", routed.route.name),
+            ));
         }
-        if let Some(code) = injected.abort {
-            return Ok(aborted(code));
+        // Faults come next: Envoy's fault filter runs before its router, so
+        // an injected delay does not count against the request's timeout.
+        if let Some(policy) = &action.fault {
+            let injected = fault::inject(policy, &mut ThreadRng);
+            if let Some(delay) = injected.delay {
+                tokio::time::sleep(delay).await;
+            }
+            if let Some(code) = injected.abort {
+                return Ok(aborted(code));
+            }
         }
+        let grpc = is_grpc(&head.headers);
+        let Some(breaker) = &action.breaker else {
+            return attempts(&routed, transport, head, body, grpc).await;
+        };
+        let permit = breaker.try_acquire(now()).map_err(|rejected| {
+            Error::new(
+                ErrorKind::Overloaded,
+                format!("route {:?}: {rejected}", routed.route.name),
+            )
+        })?;
+        // Boxed: only routes with a breaker take this way, and an inline
+        // second copy of the attempt loop would double every request's future.
+        let result = Box::pin(attempts(&routed, transport, head, body, grpc)).await;
+        let failed = match &result {
+            Ok(response) => response_outcome(response, grpc).is_error(),
+            Err(_) => true,
+        };
+        breaker.record(permit, failed, now());
+        result
     }
-    let grpc = is_grpc(&head.headers);
-    let Some(breaker) = &action.breaker else {
-        return attempts(&routed, transport, head, body, grpc).await;
-    };
-    let permit = breaker.try_acquire(now()).map_err(|rejected| {
-        Error::new(
-            ErrorKind::Overloaded,
-            format!("route {:?}: {rejected}", routed.route.name),
-        )
-    })?;
-    let result = attempts(&routed, transport, head, body, grpc).await;
-    let failed = match &result {
-        Ok(response) => response_outcome(response, grpc).is_error(),
-        Err(_) => true,
-    };
-    breaker.record(permit, failed, now());
-    result
 }
 
 /// The attempts of a routed request, retries and mirrors included.
-async fn attempts<S, B, ResBody>(
-    routed: &Routed<'_>,
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` stores its arguments twice (rust-lang/rust#62958)"
+)]
+fn attempts<'r, S, B, ResBody>(
+    routed: &'r Routed<'_>,
     mut transport: S,
     head: Parts,
     body: B,
     grpc: bool,
-) -> Result<Response<MeshBody<ResBody>>, Error>
+) -> impl Future<Output = Result<Response<MeshBody<ResBody>>, Error>> + Send + 'r
 where
     S: Transport<B, ResBody>,
     B: RequestBody,
     ResBody: ResponseBody,
 {
-    let action = &routed.route.action;
-    let started = now();
-    let timeout = deadline::request_timeout(
-        action.timeout,
-        action.max_stream_duration,
-        head.headers.get(GRPC_TIMEOUT),
-    );
-    let deadlines = Deadlines {
-        request: timeout.and_then(|t| started.checked_add(t)),
-        timeout,
-    };
-    let mirrors = routed.mirrors(&mut ThreadRng);
-    let policy = action.retry.as_deref();
-    let (mut body, replayer) = if policy.is_none() && mirrors.is_empty() {
-        (ReplayBody::passthrough(body), None)
-    } else {
-        let (body, replayer) = ReplayBody::retryable(body, DEFAULT_REPLAY_LIMIT)
-            .await
-            .map_err(|e| {
-                Error::new(ErrorKind::InvalidRequest, "reading the request body failed")
-                    .with_source(e.into())
-            })?;
-        (body, Some(replayer))
-    };
-    if let Some(replayer) = &replayer {
-        for target in mirrors {
-            shadow(&transport, &head, routed, target, replayer);
+    async move {
+        let action = &routed.route.action;
+        let started = now();
+        let timeout = deadline::request_timeout(
+            action.timeout,
+            action.max_stream_duration,
+            head.headers.get(GRPC_TIMEOUT),
+        );
+        let deadlines = Deadlines {
+            request: timeout.and_then(|t| started.checked_add(t)),
+            timeout,
+        };
+        let mirrors = routed.mirrors(&mut ThreadRng);
+        let policy = action.retry.as_deref();
+        let (mut body, replayer) = if policy.is_none() && mirrors.is_empty() {
+            (ReplayBody::passthrough(body), None)
+        } else {
+            let (body, replayer) = ReplayBody::retryable(body, DEFAULT_REPLAY_LIMIT)
+                .await
+                .map_err(|e| {
+                    Error::new(ErrorKind::InvalidRequest, "reading the request body failed")
+                        .with_source(e.into())
+                })?;
+            (body, Some(replayer))
+        };
+        if let Some(replayer) = &replayer {
+            for target in mirrors {
+                shadow(&transport, &head, routed, target, replayer);
+            }
         }
-    }
 
-    let (Some(policy), Some(replayer)) = (policy, replayer) else {
-        let _active = routed.resilience.budget().request_started();
-        let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
-        let attempt = Attempt::start(routed, pick)?;
-        let sent = attempt
-            .send(
-                &mut transport,
-                Head::Owned(head),
-                body,
-                deadlines.request,
-                &deadlines,
-            )
-            .await?;
-        attempt.report(routed, &sent.outcome(grpc));
-        return attempt.finish(sent);
-    };
-    let budget = routed.resilience.budget().clone();
-    let hedge = action.hedge.or_else(|| {
-        policy
-            .per_try_timeout
-            .filter(|_| action.hedge_on_per_try_timeout)
-            .map(|delay| HedgePolicy {
-                delay,
-                max_hedges: policy.num_retries,
-            })
-    });
-    let mut retry = RetryState::new(policy, budget, hedge, started, timeout);
-    if hedge.is_some() {
-        let hedged = Hedged {
-            routed,
-            transport,
-            head: &head,
-            deadlines: &deadlines,
-            grpc,
+        let (Some(policy), Some(replayer)) = (policy, replayer) else {
+            let _active = routed.resilience.budget().request_started();
+            let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
+            let attempt = Attempt::start(routed, pick)?;
+            let sent = attempt
+                .send(
+                    &mut transport,
+                    Head::Owned(head),
+                    body,
+                    deadlines.request,
+                    &deadlines,
+                )
+                .await?;
+            attempt.report(routed, &sent.outcome(grpc));
+            return attempt.finish(sent);
         };
-        // Boxed: the common future stays small for requests that do not hedge.
-        return Box::pin(hedged.run(retry, body, replayer)).await;
-    }
-    let mut attempt_start = started;
-    loop {
-        let excluded = retry.excluded_hosts();
-        let pick =
-            routed.pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
-        let attempt = Attempt::start(routed, pick)?;
-        let host = HostId::of(attempt.pick.slot);
-        let until = retry.per_try_deadline(attempt_start);
-        let sent = attempt
-            .send(&mut transport, Head::Shared(&head), body, until, &deadlines)
-            .await?;
-        let outcome = sent.outcome(grpc);
-        attempt.report(routed, &outcome);
-        retry.set_body_replayable(replayer.is_replayable());
-        let delay = match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
-            Next::RetryAfter(delay) => delay,
-            Next::Done(_) | Next::Pending => return attempt.finish(sent),
-        };
-        drop((sent, attempt));
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        let budget = routed.resilience.budget().clone();
+        let hedge = action.hedge.or_else(|| {
+            policy
+                .per_try_timeout
+                .filter(|_| action.hedge_on_per_try_timeout)
+                .map(|delay| HedgePolicy {
+                    delay,
+                    max_hedges: policy.num_retries,
+                })
+        });
+        let mut retry = RetryState::new(policy, budget, hedge, started, timeout);
+        if hedge.is_some() {
+            let hedged = Hedged {
+                routed,
+                transport,
+                head: &head,
+                deadlines: &deadlines,
+                grpc,
+            };
+            // Boxed: the common future stays small for requests that do not hedge.
+            return Box::pin(hedged.run(retry, body, replayer)).await;
         }
-        attempt_start = now();
-        body = next_body(&replayer)?;
+        let mut attempt_start = started;
+        loop {
+            let excluded = retry.excluded_hosts();
+            let pick = routed
+                .pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
+            let attempt = Attempt::start(routed, pick)?;
+            let host = HostId::of(attempt.pick.slot);
+            let until = retry.per_try_deadline(attempt_start);
+            let sent = attempt
+                .send(&mut transport, Head::Shared(&head), body, until, &deadlines)
+                .await?;
+            let outcome = sent.outcome(grpc);
+            attempt.report(routed, &outcome);
+            retry.set_body_replayable(replayer.is_replayable());
+            let delay = match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
+                Next::RetryAfter(delay) => delay,
+                Next::Done(_) | Next::Pending => return attempt.finish(sent),
+            };
+            drop((sent, attempt));
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            attempt_start = now();
+            body = next_body(&replayer)?;
+        }
     }
 }
 

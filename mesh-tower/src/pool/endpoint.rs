@@ -21,7 +21,7 @@ use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri};
 use hyper::client::conn::{TrySendError, http1, http2};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use mesh_core::config::{Cluster, ConnectionPool};
 use mesh_core::resilience::breaker::{ClusterLimits, LimitPermit, Resource};
 use mesh_core::{Error, ErrorKind};
@@ -30,9 +30,14 @@ use tokio::sync::Notify;
 use tower_service::Service;
 
 use super::OutgoingBody;
+use super::executor::BoxingExecutor;
 use super::lease::{Lease, Pooled};
 use super::lifecycle::{Lifecycle, Timers, drive};
 use crate::BoxError;
+
+/// How many connections a request is handed before giving up, when each
+/// closes before the request could leave.
+const HANDOVERS: usize = 3;
 
 /// What a pool was built for: a change makes a new pool.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,103 +147,141 @@ impl<B: OutgoingBody> EndpointPool<B> {
         lock(&self.state).open == 0
     }
 
-    /// Sends `request`, over HTTP/2 when `http2`. A request that never
-    /// left (its connection closed as it was handed over) is sent again on
-    /// another connection, as hyper's own pool does.
-    pub(super) async fn send(
+    /// Sends `request` over HTTP/1.1. A request that never left (its
+    /// connection closed as it was handed over) is sent again on another
+    /// connection, as hyper's own pool does. The common case, an idle
+    /// connection, stays inline; waiting and connecting are boxed, so the
+    /// future every request allocates stays small.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` stores its arguments twice (rust-lang/rust#62958)"
+    )]
+    pub(super) fn send_http1(
         self: Arc<Self>,
         mut request: Request<B>,
-        http2: bool,
         limits: Arc<ClusterLimits>,
-    ) -> Result<Response<super::UpstreamBody>, BoxError> {
-        const HANDOVERS: usize = 3;
-        for _ in 0..HANDOVERS {
-            let sent = if http2 {
-                let (conn, lease) = self.lease_http2(&limits).await?;
-                let response = conn.sender.clone().try_send_request(request);
-                (response.await, lease)
-            } else {
-                let (conn, lease) = self.lease_http1(&limits).await?;
+    ) -> impl Future<Output = Result<Response<super::UpstreamBody>, BoxError>> + Send {
+        async move {
+            for _ in 0..HANDOVERS {
+                let conn = match self.idle_connection() {
+                    Some(conn) if conn.ready().await => conn,
+                    _ => Box::pin(self.lease_http1(&limits)).await?,
+                };
+                let lease = Lease::new(conn.clone());
                 let response = lock(&conn.sender).try_send_request(request);
-                (response.await, lease)
-            };
-            match sent {
-                (Ok(response), lease) => {
-                    return Ok(response.map(|body| super::UpstreamBody::new(body, lease)));
+                match response.await {
+                    Ok(response) => return Ok(response.map(|b| super::UpstreamBody::new(b, lease))),
+                    Err(e) => request = unsent(e)?,
                 }
-                (Err(e), _abandoned) => request = unsent(e)?,
             }
+            Err(self.kept_closing())
         }
-        Err(Error::new(
+    }
+
+    /// Sends `request` on an HTTP/2 stream, as [`Self::send_http1`] does.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` stores its arguments twice (rust-lang/rust#62958)"
+    )]
+    pub(super) fn send_http2(
+        self: Arc<Self>,
+        mut request: Request<B>,
+        limits: Arc<ClusterLimits>,
+    ) -> impl Future<Output = Result<Response<super::UpstreamBody>, BoxError>> + Send {
+        async move {
+            for _ in 0..HANDOVERS {
+                let conn = match self.free_stream() {
+                    Some(conn) => conn,
+                    None => Box::pin(self.lease_http2(&limits)).await?,
+                };
+                let lease = Lease::new(conn.clone());
+                match conn.sender.clone().try_send_request(request).await {
+                    Ok(response) => return Ok(response.map(|b| super::UpstreamBody::new(b, lease))),
+                    Err(e) => request = unsent(e)?,
+                }
+            }
+            Err(self.kept_closing())
+        }
+    }
+
+    fn kept_closing(&self) -> BoxError {
+        Error::new(
             ErrorKind::Transport,
             format!("connections to {} kept closing", self.authority),
         )
-        .into())
+        .into()
     }
 
+    /// An idle HTTP/1.1 connection, taken for one request.
+    fn idle_connection(&self) -> Option<Arc<Http1<B>>> {
+        let mut state = lock(&self.state);
+        std::iter::from_fn(|| state.idle.pop())
+            .find(|conn| conn.life.try_begin(1, &self.settings.pool))
+    }
+
+    /// A stream on an HTTP/2 connection that has one free.
+    fn free_stream(&self) -> Option<Arc<Http2<B>>> {
+        let streams = self.settings.pool.max_concurrent_streams.get();
+        let mut state = lock(&self.state);
+        state
+            .multiplexed
+            .retain(|c| c.life.is_usable() && !c.sender.is_closed());
+        state
+            .multiplexed
+            .iter()
+            .find(|c| c.life.try_begin(streams, &self.settings.pool))
+            .cloned()
+    }
+
+    /// An HTTP/1.1 connection: an idle one, a new one, or the first to
+    /// come free.
     async fn lease_http1(
         self: &Arc<Self>,
         limits: &Arc<ClusterLimits>,
-    ) -> Result<(Arc<Http1<B>>, Lease), Error> {
+    ) -> Result<Arc<Http1<B>>, Error> {
         let mut pending: Option<LimitPermit> = None;
         loop {
             let mut freed = pin!(self.freed.notified());
-            let step = {
-                let mut state = lock(&self.state);
-                let idle = std::iter::from_fn(|| state.idle.pop())
-                    .find(|conn| conn.life.try_begin(1, &self.settings.pool));
-                match idle {
-                    Some(conn) => Step::Reuse(conn),
-                    None => match self.may_open(&mut state, limits) {
+            let step = match self.idle_connection() {
+                Some(conn) => Step::Reuse(conn),
+                None => {
+                    let mut state = lock(&self.state);
+                    match self.may_open(&mut state, limits) {
                         Some(permit) => Step::Open(permit),
                         None => {
                             self.wait(&mut pending, limits)?;
                             freed.as_mut().enable();
                             Step::Wait
                         }
-                    },
+                    }
                 }
             };
             match step {
-                Step::Reuse(conn) => {
-                    // It may still be finishing the response before.
-                    let ready = std::future::poll_fn(|cx| lock(&conn.sender).poll_ready(cx));
-                    if ready.await.is_ok() {
-                        return Ok((conn.clone(), Lease::new(conn)));
-                    }
-                    conn.life.closed();
-                }
+                Step::Reuse(conn) if conn.ready().await => return Ok(conn),
+                Step::Reuse(_) => {}
                 Step::Open(permit) => {
                     let opening = Opening::new(self, false);
-                    let conn = self.connect_http1(permit, opening).await?;
-                    return Ok((conn.clone(), Lease::new(conn)));
+                    return Box::pin(self.connect_http1(permit, opening)).await;
                 }
                 Step::Wait => freed.await,
             }
         }
     }
 
+    /// A stream: on a connection with one free, on a new connection, or
+    /// the first to come free.
     async fn lease_http2(
         self: &Arc<Self>,
         limits: &Arc<ClusterLimits>,
-    ) -> Result<(Arc<Http2<B>>, Lease), Error> {
-        let streams = self.settings.pool.max_concurrent_streams.get();
+    ) -> Result<Arc<Http2<B>>, Error> {
         let mut pending: Option<LimitPermit> = None;
         loop {
             let mut freed = pin!(self.freed.notified());
-            let step = {
-                let mut state = lock(&self.state);
-                state
-                    .multiplexed
-                    .retain(|c| c.life.is_usable() && !c.sender.is_closed());
-                let free = state
-                    .multiplexed
-                    .iter()
-                    .find(|c| c.life.try_begin(streams, &self.settings.pool))
-                    .cloned();
-                match free {
-                    Some(conn) => Step::Reuse(conn),
-                    None => match (!state.connecting_h2)
+            let step = match self.free_stream() {
+                Some(conn) => Step::Reuse(conn),
+                None => {
+                    let mut state = lock(&self.state);
+                    match (!state.connecting_h2)
                         .then(|| self.may_open(&mut state, limits))
                         .flatten()
                     {
@@ -251,15 +294,14 @@ impl<B: OutgoingBody> EndpointPool<B> {
                             freed.as_mut().enable();
                             Step::Wait
                         }
-                    },
+                    }
                 }
             };
             match step {
-                Step::Reuse(conn) => return Ok((conn.clone(), Lease::new(conn))),
+                Step::Reuse(conn) => return Ok(conn),
                 Step::Open(permit) => {
                     let opening = Opening::new(self, true);
-                    let conn = self.connect_http2(permit, opening).await?;
-                    return Ok((conn.clone(), Lease::new(conn)));
+                    return Box::pin(self.connect_http2(permit, opening)).await;
                 }
                 Step::Wait => freed.await,
             }
@@ -339,7 +381,7 @@ impl<B: OutgoingBody> EndpointPool<B> {
         opening: Opening<'_, B>,
     ) -> Result<Arc<Http2<B>>, Error> {
         let io = self.connect().await?;
-        let mut builder = http2::Builder::new(TokioExecutor::new());
+        let mut builder = http2::Builder::new(BoxingExecutor);
         builder.timer(TokioTimer::new());
         if let Some(keepalive) = &self.settings.pool.http2_keepalive {
             builder
@@ -465,6 +507,18 @@ fn handshake_failed(authority: &Authority, e: hyper::Error) -> Error {
 /// The request back, when it never left; the error otherwise.
 fn unsent<B>(mut e: TrySendError<Request<B>>) -> Result<Request<B>, BoxError> {
     e.take_message().ok_or_else(|| e.into_error().into())
+}
+
+impl<B: OutgoingBody> Http1<B> {
+    /// Waits until the connection can take the request (it may still be
+    /// finishing the response before); false when it closed meanwhile.
+    async fn ready(&self) -> bool {
+        let ready = std::future::poll_fn(|cx| lock(&self.sender).poll_ready(cx)).await;
+        if ready.is_err() {
+            self.life.closed();
+        }
+        ready.is_ok()
+    }
 }
 
 impl<B: OutgoingBody> Pooled for Http1<B> {

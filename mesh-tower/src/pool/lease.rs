@@ -64,12 +64,25 @@ impl std::fmt::Debug for Lease {
 
 pin_project! {
     /// A response body from an endpoint: hyper's body, holding its
-    /// connection until the last frame.
+    /// connection until the last frame. A body dropped once its data is
+    /// all read gives the connection back clean (asking hyper whether the
+    /// stream ended only then: for HTTP/2 that takes a lock).
     #[derive(Debug)]
     pub struct UpstreamBody {
         #[pin]
         inner: Incoming,
         lease: Option<Lease>,
+    }
+
+    impl PinnedDrop for UpstreamBody {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(lease) = this.lease.take()
+                && this.inner.is_end_stream()
+            {
+                lease.finish();
+            }
+        }
     }
 }
 
@@ -94,13 +107,14 @@ impl Body for UpstreamBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
         match &frame {
-            Some(Ok(_)) if !this.inner.is_end_stream() => {}
+            Some(Ok(frame)) if !frame.is_trailers() => {}
             Some(Err(_)) => {
                 this.lease.take();
             }
+            // The end, or the trailers that end it.
             _ => {
                 if let Some(lease) = this.lease.take() {
                     lease.finish();

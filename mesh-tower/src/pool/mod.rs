@@ -20,11 +20,13 @@
 //! [`ConnectionPool`]: mesh_core::config::ConnectionPool
 
 mod endpoint;
+mod executor;
 mod lease;
 mod lifecycle;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use http::{Request, Response};
@@ -68,14 +70,21 @@ impl<B> std::fmt::Debug for Pools<B> {
 
 impl<B: OutgoingBody> Pools<B> {
     /// Sends `request` to `target`'s endpoint, over HTTP/2 when `http2`.
-    pub(crate) async fn send(
+    /// The future is boxed by its protocol alone, so it carries no more
+    /// than one protocol's exchange.
+    pub(crate) fn send(
         &self,
         target: &Target,
         request: Request<B>,
         http2: bool,
-    ) -> Result<Response<UpstreamBody>, BoxError> {
+    ) -> Pin<Box<dyn Future<Output = Result<Response<UpstreamBody>, BoxError>> + Send>> {
         let pool = self.pool(target);
-        pool.send(request, http2, target.limits().clone()).await
+        let limits = target.limits().clone();
+        if http2 {
+            Box::pin(pool.send_http2(request, limits))
+        } else {
+            Box::pin(pool.send_http1(request, limits))
+        }
     }
 
     fn pool(&self, target: &Target) -> Arc<EndpointPool<B>> {

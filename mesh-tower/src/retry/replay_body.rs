@@ -64,11 +64,12 @@ pin_project! {
             #[pin]
             body: B,
         },
-        /// A recorded body, sent again.
+        /// A recorded body, sent again (trailers boxed: rare, and the
+        /// body rides in every request's future).
         Replay {
             chunks: Vec<Bytes>,
             next: usize,
-            trailers: Option<HeaderMap>,
+            trailers: Option<Box<HeaderMap>>,
         },
     }
 }
@@ -161,7 +162,7 @@ impl Replayer {
             inner: Inner::Replay {
                 chunks: recording.chunks.clone(),
                 next: 0,
-                trailers: recording.trailers.clone(),
+                trailers: recording.trailers.clone().map(Box::new),
             },
         })
     }
@@ -233,7 +234,7 @@ where
                     *next += 1;
                     return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
                 }
-                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
+                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t))))
             }
         }
     }
