@@ -26,16 +26,14 @@ use crate::retry::ReplayBody;
 use crate::Target;
 use crate::target::wants_http2;
 
-/// The caller's request head, for an attempt: moved into the only
-/// attempt of a request that cannot retry, copied for each attempt of one
-/// that may (a retry needs the head after the transport consumed it).
-#[expect(
-    clippy::large_enum_variant,
-    reason = "lives for one call; boxing the head would allocate per request"
-)]
+/// The caller's request head, for an attempt: taken by the only attempt
+/// of a request that cannot retry, copied for each attempt of one that may
+/// (a retry needs the head after the transport consumed it). Either way
+/// the head stays where the caller's future keeps it until the request is
+/// built, so an attempt's future holds a reference, not a head.
 pub(super) enum Head<'h> {
-    /// The head itself.
-    Owned(Parts),
+    /// The head, to take (an empty one is left in its place).
+    Owned(&'h mut Parts),
     /// The head, to copy.
     Shared(&'h Parts),
 }
@@ -50,7 +48,11 @@ pub(super) fn attempt_request<B>(
     until: Option<Instant>,
 ) -> Result<Request<B>, Error> {
     let mut request = match head {
-        Head::Owned(parts) => Request::from_parts(parts, body),
+        Head::Owned(parts) => {
+            // An empty head allocates nothing.
+            let taken = std::mem::replace(parts, Request::new(()).into_parts().0);
+            Request::from_parts(taken, body)
+        }
         Head::Shared(head) => {
             let mut request = Request::new(body);
             *request.method_mut() = head.method.clone();

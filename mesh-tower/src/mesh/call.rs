@@ -60,7 +60,7 @@ where
     B: RequestBody,
     ResBody: ResponseBody,
 {
-    let (head, body) = request.into_parts();
+    let (mut head, body) = request.into_parts();
     async move {
         let snapshot = snapshots.load();
         let routed = snapshot.route(
@@ -89,7 +89,7 @@ where
         }
         let grpc = is_grpc(&head.headers);
         let Some(breaker) = &action.breaker else {
-            return attempts(&routed, transport, head, body, grpc).await;
+            return attempts(&routed, transport, &mut head, body, grpc).await;
         };
         let permit = breaker.try_acquire(now()).map_err(|rejected| {
             Error::new(
@@ -99,7 +99,7 @@ where
         })?;
         // Boxed: only routes with a breaker take this way, and an inline
         // second copy of the attempt loop would double every request's future.
-        let result = Box::pin(attempts(&routed, transport, head, body, grpc)).await;
+        let result = Box::pin(attempts(&routed, transport, &mut head, body, grpc)).await;
         let failed = match &result {
             Ok(response) => response_outcome(response, grpc).is_error(),
             Err(_) => true,
@@ -117,7 +117,7 @@ where
 fn attempts<'r, S, B, ResBody>(
     routed: &'r Routed<'_>,
     mut transport: S,
-    head: Parts,
+    head: &'r mut Parts,
     body: B,
     grpc: bool,
 ) -> impl Future<Output = Result<Response<MeshBody<ResBody>>, Error>> + Send + 'r
@@ -153,7 +153,7 @@ where
         };
         if let Some(replayer) = &replayer {
             for target in mirrors {
-                shadow(&transport, &head, routed, target, replayer);
+                shadow(&transport, head, routed, target, replayer);
             }
         }
 
@@ -188,7 +188,7 @@ where
             let hedged = Hedged {
                 routed,
                 transport,
-                head: &head,
+                head,
                 deadlines: &deadlines,
                 grpc,
             };
@@ -197,23 +197,26 @@ where
         }
         let mut attempt_start = started;
         loop {
-            let excluded = retry.excluded_hosts();
-            let pick = routed
-                .pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
-            let attempt = Attempt::start(routed, pick)?;
-            let host = HostId::of(attempt.pick.slot);
-            let until = retry.per_try_deadline(attempt_start);
-            let sent = attempt
-                .send(&mut transport, Head::Shared(&head), body, until, &deadlines)
-                .await?;
-            let outcome = sent.outcome(grpc);
-            attempt.report(routed, &outcome);
-            retry.set_body_replayable(replayer.is_replayable());
-            let delay = match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
-                Next::RetryAfter(delay) => delay,
-                Next::Done(_) | Next::Pending => return attempt.finish(sent),
+            // A block, so the attempt and its outcome are gone (and take
+            // no room in this future) while the backoff runs.
+            let delay = {
+                let excluded = retry.excluded_hosts();
+                let pick = routed
+                    .pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
+                let attempt = Attempt::start(routed, pick)?;
+                let host = HostId::of(attempt.pick.slot);
+                let until = retry.per_try_deadline(attempt_start);
+                let sent = attempt
+                    .send(&mut transport, Head::Shared(head), body, until, &deadlines)
+                    .await?;
+                let outcome = sent.outcome(grpc);
+                attempt.report(routed, &outcome);
+                retry.set_body_replayable(replayer.is_replayable());
+                match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
+                    Next::RetryAfter(delay) => delay,
+                    Next::Done(_) | Next::Pending => return attempt.finish(sent),
+                }
             };
-            drop((sent, attempt));
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
