@@ -9,6 +9,9 @@
 #   bash scripts/bench.sh --no-install   # never call apt-get; missing proxies read n/a
 #   bash scripts/bench.sh --xds-only     # the xDS scale run alone (1 000 and 5 000 clusters), prints only
 #
+# With valgrind installed, a table of instructions per request
+# (scripts/instructions.sh) is appended.
+#
 # Other arguments go to the harness (e.g. --reps 3, --no-scale). The proxies
 # come from Debian's packages: installed when missing and running as root,
 # otherwise their rows read "n/a (nginx not installed)". Only 127.0.0.1 is
@@ -26,7 +29,7 @@ for arg in "$@"; do
     --smoke) smoke=1 ;;
     --no-install) install=0 ;;
     --xds-only) xds_only=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) harness_args+=("$arg") ;;
   esac
 done
@@ -109,4 +112,17 @@ else
   bin="$target_dir/release"
   echo "== running the harness (a few minutes; progress below)"
   "$bin/harness" --out BENCHMARKS.md "${harness_args[@]}"
+  if command -v valgrind >/dev/null 2>&1; then
+    echo "== counting instructions per request (callgrind, about a minute)"
+    {
+      echo
+      echo "## Instructions per request (callgrind)"
+      echo
+      echo "Counted by \`bash scripts/instructions.sh\`: each path runs 500 and 1 500 sequential requests (after a warm-up) under callgrind, client and backend on one thread; the difference of the totals over 1 000 is one request, client and backend together, start-up excluded. Unlike the medians above these do not move with the machine's load; they vary by about 1 % between runs (polling depends on timing). The raw row of the same endpoints is the baseline."
+      echo
+      bash scripts/instructions.sh
+    } >>BENCHMARKS.md
+  else
+    echo "== valgrind missing: no instructions-per-request table"
+  fi
 fi
