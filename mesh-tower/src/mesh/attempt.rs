@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::request::Parts;
 use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, Uri};
+use http::{HeaderMap, HeaderValue, Request, Response, Uri};
 use http_body::Body;
 use mesh_core::config::TlsMode;
 use mesh_core::lb::Pick;
@@ -47,20 +47,23 @@ pub(super) fn attempt_request<B>(
     target: &Target,
     until: Option<Instant>,
 ) -> Result<Request<B>, Error> {
-    let mut request = match head {
+    // The caller's URI: the rewrite keeps its path and, over HTTP/1.1,
+    // its authority as `Host`; a copied head never copies it.
+    let taken_uri;
+    let (mut request, original) = match head {
         Head::Owned(parts) => {
             // An empty head allocates nothing.
-            let taken = std::mem::replace(parts, Request::new(()).into_parts().0);
-            Request::from_parts(taken, body)
+            let mut taken = std::mem::replace(parts, Request::new(()).into_parts().0);
+            taken_uri = std::mem::take(&mut taken.uri);
+            (Request::from_parts(taken, body), &taken_uri)
         }
         Head::Shared(head) => {
             let mut request = Request::new(body);
             *request.method_mut() = head.method.clone();
-            *request.uri_mut() = head.uri.clone();
             *request.version_mut() = head.version;
             *request.headers_mut() = head.headers.clone();
             *request.extensions_mut() = head.extensions.clone();
-            request
+            (request, &head.uri)
         }
     };
     request.extensions_mut().insert(target.clone());
@@ -72,7 +75,7 @@ pub(super) fn attempt_request<B>(
             .headers_mut()
             .insert(GRPC_TIMEOUT, format_grpc_timeout(remaining));
     }
-    rewrite(&mut request, target)?;
+    rewrite(&mut request, original, target)?;
     Ok(request)
 }
 
@@ -82,24 +85,18 @@ pub(super) fn attempt_request<B>(
 /// URI and a differing `Host` is not allowed (RFC 9113 §8.3.1), so the
 /// endpoint's authority is what the server sees there. A request that
 /// goes out over HTTP/2 says so in its version, for the transport.
-fn rewrite<B>(request: &mut Request<B>, target: &Target) -> Result<(), Error> {
+fn rewrite<B>(request: &mut Request<B>, original: &Uri, target: &Target) -> Result<(), Error> {
     if wants_http2(request, target) {
         *request.version_mut() = http::Version::HTTP_2;
         request.headers_mut().remove(http::header::HOST);
-    } else if !request.headers().contains_key(http::header::HOST)
-        && let Some(authority) = request.uri().authority()
-    {
-        let host = HeaderValue::from_str(authority.as_str()).map_err(|e| {
-            Error::new(ErrorKind::InvalidRequest, "authority is not a valid Host").with_source(e)
-        })?;
-        request.headers_mut().insert(http::header::HOST, host);
+    } else {
+        insert_host(request.headers_mut(), original)?;
     }
     let scheme = match target.cluster().tls {
         TlsMode::Disable => Scheme::HTTP,
         _ => Scheme::HTTPS,
     };
-    let path = request
-        .uri()
+    let path = original
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
@@ -110,6 +107,31 @@ fn rewrite<B>(request: &mut Request<B>, target: &Target) -> Result<(), Error> {
     *request.uri_mut() = Uri::from_parts(parts)
         .map_err(|e| Error::new(ErrorKind::Internal, "rewritten URI is invalid").with_source(e))?;
     Ok(())
+}
+
+/// Gives an HTTP/1.1 request without `Host` the authority of its URI (the
+/// logical service) as `Host`.
+fn insert_host(headers: &mut HeaderMap, uri: &Uri) -> Result<(), Error> {
+    if !headers.contains_key(http::header::HOST)
+        && let Some(authority) = uri.authority()
+    {
+        let host = HeaderValue::from_str(authority.as_str()).map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest, "authority is not a valid Host").with_source(e)
+        })?;
+        headers.insert(http::header::HOST, host);
+    }
+    Ok(())
+}
+
+/// Readies the caller's head for being copied by each attempt: over
+/// HTTP/1.1 it gets its `Host` now, once, rather than each copy growing
+/// its header map to take it.
+pub(super) fn prepare_for_copies(head: &mut Parts, http2: bool) -> Result<(), Error> {
+    if http2 {
+        Ok(())
+    } else {
+        insert_host(&mut head.headers, &head.uri)
+    }
 }
 
 /// The facts of a response head that retries and outlier detection read.
