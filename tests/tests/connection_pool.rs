@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -114,7 +115,7 @@ async fn requests_one_after_another_share_one_connection() {
 #[tokio::test]
 async fn max_requests_per_connection_retires_a_connection_after_its_last_request() {
     let (backend, client) = mesh(Behavior::Ok, |c| {
-        c.connection_pool.max_requests_per_connection = nonzero(3);
+        Arc::make_mut(&mut c.connection_pool).max_requests_per_connection = nonzero(3);
     })
     .await;
     for _ in 0..10 {
@@ -134,7 +135,7 @@ async fn max_requests_per_connection_retires_a_connection_after_its_last_request
 #[tokio::test]
 async fn an_idle_connection_closes_after_the_idle_timeout() {
     let (backend, client) = mesh(Behavior::Ok, |c| {
-        c.connection_pool.idle_timeout = Some(Duration::from_millis(100));
+        Arc::make_mut(&mut c.connection_pool).idle_timeout = Some(Duration::from_millis(100));
     })
     .await;
     client.get().await.expect("an answer");
@@ -149,7 +150,8 @@ async fn an_idle_connection_closes_after_the_idle_timeout() {
 #[tokio::test]
 async fn a_connection_past_its_lifetime_is_replaced() {
     let (backend, client) = mesh(Behavior::Ok, |c| {
-        c.connection_pool.max_connection_duration = Some(Duration::from_millis(100));
+        Arc::make_mut(&mut c.connection_pool).max_connection_duration =
+            Some(Duration::from_millis(100));
     })
     .await;
     client.get().await.expect("an answer");
@@ -172,7 +174,8 @@ async fn http2_opens_another_connection_only_when_a_connections_streams_are_full
 
     let (backend, client) = mesh(Behavior::Delay(SLOW), |c| {
         c.protocol = HttpProtocol::Http2;
-        c.connection_pool.max_concurrent_streams = NonZeroU32::new(2).expect("not zero");
+        Arc::make_mut(&mut c.connection_pool).max_concurrent_streams =
+            NonZeroU32::new(2).expect("not zero");
     })
     .await;
     let (a, b, c, d) = tokio::join!(client.get(), client.get(), client.get(), client.get());
@@ -189,7 +192,7 @@ async fn http2_opens_another_connection_only_when_a_connections_streams_are_full
 #[tokio::test]
 async fn max_connections_per_host_makes_requests_wait_for_a_connection() {
     let (backend, client) = mesh(Behavior::Delay(SLOW), |c| {
-        c.connection_pool.max_connections_per_host = nonzero(2);
+        Arc::make_mut(&mut c.connection_pool).max_connections_per_host = nonzero(2);
     })
     .await;
     let (a, b, c, d) = tokio::join!(client.get(), client.get(), client.get(), client.get());

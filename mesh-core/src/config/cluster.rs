@@ -251,8 +251,9 @@ pub struct Cluster {
     pub subsets: Vec<Subset>,
     /// Connect timeout (Envoy's default: 5 s).
     pub connect_timeout: Duration,
-    /// How connections are pooled.
-    pub connection_pool: ConnectionPool,
+    /// How connections are pooled (shared when default:
+    /// [`ConnectionPool::shared`]; change it with `Arc::make_mut`).
+    pub connection_pool: Arc<ConnectionPool>,
     /// Breaker thresholds.
     pub circuit_breakers: CircuitBreakers,
     /// Outlier detection, when enabled.
@@ -277,7 +278,7 @@ impl Cluster {
             endpoints,
             subsets: Vec::new(),
             connect_timeout: Duration::from_secs(5),
-            connection_pool: ConnectionPool::default(),
+            connection_pool: ConnectionPool::default().shared(),
             circuit_breakers: CircuitBreakers::default(),
             outlier_detection: None,
             tls: TlsMode::Disable,

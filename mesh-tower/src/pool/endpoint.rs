@@ -49,7 +49,7 @@ pub(super) struct Settings {
 impl Settings {
     pub(super) fn of(cluster: &Cluster) -> Self {
         Self {
-            pool: cluster.connection_pool,
+            pool: *cluster.connection_pool,
             connect_timeout: cluster.connect_timeout,
         }
     }

@@ -278,7 +278,7 @@ fn check(config: &MeshConfig) {
         ]
     );
     assert_eq!(&*orders.endpoints[0].locality.zone, "eu-west1-b");
-    let pool = orders.connection_pool;
+    let pool = *orders.connection_pool;
     assert_eq!(pool.idle_timeout, None);
     assert_eq!(pool.max_connection_duration, Some(Duration::from_secs(600)));
     assert_eq!(pool.max_requests_per_connection.map(|n| n.get()), Some(100));
@@ -301,7 +301,7 @@ fn check(config: &MeshConfig) {
     assert_eq!(payments.endpoints[0].authority(), "payments.internal:9090");
     assert_eq!(payments.endpoints[0].health, HealthStatus::Healthy);
     assert_eq!(payments.endpoints[0].priority, 1);
-    let pool = payments.connection_pool;
+    let pool = *payments.connection_pool;
     assert_eq!(pool.idle_timeout, Some(Duration::from_secs(90)));
     assert_eq!(
         pool.max_requests_per_connection.map(|n| n.get()),

@@ -130,7 +130,7 @@ impl HostPolicy {
         cluster.outlier_detection = self.outlier_detection;
         cluster.tls = self.tls;
         cluster.connect_timeout = self.connect_timeout;
-        cluster.connection_pool = self.connection_pool;
+        cluster.connection_pool = self.connection_pool.shared();
         if self.http2 {
             cluster.protocol = HttpProtocol::Http2;
         }

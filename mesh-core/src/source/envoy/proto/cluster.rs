@@ -112,7 +112,7 @@ fn cluster_of(c: &PbCluster) -> Result<Cluster, ConfigError> {
     cluster.tls = tls_mode(c.transport_socket.as_ref()).at("transport_socket")?;
     let typed = http_options(c)?;
     cluster.protocol = http_protocol(c, typed.as_ref())?;
-    cluster.connection_pool = connection_pool(c, typed.as_ref())?;
+    cluster.connection_pool = connection_pool(c, typed.as_ref())?.shared();
     cluster.validate()?;
     Ok(cluster)
 }

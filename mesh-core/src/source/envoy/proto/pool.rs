@@ -291,7 +291,7 @@ mod tests {
     }
 
     fn pool(c: &PbCluster) -> ConnectionPool {
-        convert(c).unwrap().connection_pool
+        *convert(c).unwrap().connection_pool
     }
 
     fn field(c: &PbCluster) -> String {

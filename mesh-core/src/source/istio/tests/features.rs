@@ -265,7 +265,7 @@ fn connection_pool_settings() {
 ";
     let config = build(&yaml);
     let cart = config.cluster("outbound|80||cart").unwrap();
-    let pool = cart.connection_pool;
+    let pool = *cart.connection_pool;
     assert_eq!(cart.circuit_breakers.max_connections, 10);
     assert_eq!(
         pool.max_connection_duration,
@@ -286,7 +286,7 @@ fn connection_pool_settings() {
     // A rule without a connection pool, and a host without a rule, get
     // Istio's defaults (a 1 h idle timeout, unlimited requests).
     let shop = config.cluster("outbound|80||shop").unwrap();
-    assert_eq!(shop.connection_pool, ConnectionPool::default());
+    assert_eq!(*shop.connection_pool, ConnectionPool::default());
     assert_eq!(
         shop.connection_pool.idle_timeout,
         Some(Duration::from_secs(3600))
