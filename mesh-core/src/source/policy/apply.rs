@@ -4,16 +4,19 @@
 //! per port the host serves) leads to a route table, and every route of
 //! the virtual host serving `host:<port>` in that table gets the policy's
 //! timeout (also as the cap on a gRPC request's `grpc-timeout`), retry
-//! policy, hedging and its own state-machine breaker, replacing whatever the source
-//! configured. Other virtual hosts
-//! of a shared table (other services) are left alone. Naming a host that has no listener is an error, so
-//! a typo in a host name cannot silently leave the service unprotected.
+//! policy, hedging and its own state-machine breaker, replacing whatever
+//! the source configured; when the policy sets a rate limit, the routes
+//! share one bucket for the whole service (a route's own limit stays
+//! otherwise). Other virtual hosts of a shared table (other services) are
+//! left alone. Naming a host that has no listener is an error, so a typo
+//! in a host name cannot silently leave the service unprotected.
 
 use std::sync::Arc;
 
 use super::{RESOURCE, ServicePolicy};
-use crate::config::{ConfigError, MeshConfigBuilder};
+use crate::config::{ConfigError, Fraction, MeshConfigBuilder};
 use crate::resilience::breaker::CircuitBreaker;
+use crate::resilience::ratelimit::{LocalRateLimit, TokenBucket};
 
 impl ServicePolicy {
     /// Sets this policy on every route serving `host` (any port).
@@ -35,6 +38,21 @@ impl ServicePolicy {
                 ),
             ));
         }
+        // One bucket for the whole service: every route of the host draws
+        // from it.
+        let rate_limit = self
+            .rate_limit
+            .map(|config| {
+                TokenBucket::full(config).map(|bucket| {
+                    Arc::new(LocalRateLimit {
+                        bucket,
+                        enabled: Fraction::ALL,
+                        enforced: Fraction::ALL,
+                    })
+                })
+            })
+            .transpose()
+            .map_err(|e| e.in_resource(RESOURCE))?;
         for table in builder.route_tables_mut() {
             let name = Arc::clone(table.name());
             for (_, authority) in targets.iter().filter(|(t, _)| *t == name) {
@@ -46,6 +64,9 @@ impl ServicePolicy {
                     route.action.max_stream_duration = Some(self.timeout);
                     route.action.retry = self.retry.clone().map(Arc::new);
                     route.action.hedge = self.hedge;
+                    if rate_limit.is_some() {
+                        route.action.rate_limit = rate_limit.clone();
+                    }
                     route.action.breaker = self
                         .breaker
                         .map(CircuitBreaker::new)

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{ServicePolicy, breaker};
 use crate::config::{Backoff, BackoffStrategy, ConfigError, ResultExt, RetryPolicy};
+use crate::resilience::ratelimit::TokenBucketConfig;
 use crate::resilience::retry::HedgePolicy;
 use crate::source::istio::parse_retry_on;
 
@@ -22,7 +23,7 @@ const DEFAULT_BASE_BACKOFF_MS: u64 = 25;
 /// The retry conditions when `retry_on` is absent.
 const DEFAULT_RETRY_ON: &str = "5xx,reset,connect-failure,refused-stream";
 
-const RETRY_FIELDS: [&str; 10] = [
+const RETRY_FIELDS: [&str; 12] = [
     "service_timeout_ms",
     "max_retries",
     "backoff_strategy",
@@ -33,6 +34,8 @@ const RETRY_FIELDS: [&str; 10] = [
     "per_try_timeout_ms",
     "hedge_delay_ms",
     "max_hedges",
+    "rate_limit_per_second",
+    "rate_limit_burst",
 ];
 
 /// Parses the policy; errors have a field but no resource yet.
@@ -113,8 +116,42 @@ pub(super) fn parse(text: &str) -> Result<ServicePolicy, ConfigError> {
         timeout: Duration::from_millis(timeout_ms),
         retry,
         hedge,
+        rate_limit: rate_limit(&get)?,
         breaker: breaker::parse(get)?,
     })
+}
+
+/// `rate_limit_per_second` and `rate_limit_burst`: a bucket refilled each
+/// second, as large as the burst.
+fn rate_limit<'v>(
+    get: &impl Fn(&str) -> Option<&'v Value>,
+) -> Result<Option<TokenBucketConfig>, ConfigError> {
+    let count = |name: &str, v: &Value| {
+        positive(v)
+            .and_then(|n| {
+                u32::try_from(n).map_err(|_| ConfigError::field("", format!("{n} is too large")))
+            })
+            .at(name)
+    };
+    let Some(rate) = get("rate_limit_per_second") else {
+        if get("rate_limit_burst").is_some() {
+            return Err(ConfigError::field(
+                "rate_limit_burst",
+                "needs rate_limit_per_second",
+            ));
+        }
+        return Ok(None);
+    };
+    let rate = count("rate_limit_per_second", rate)?;
+    let burst = get("rate_limit_burst")
+        .map(|v| count("rate_limit_burst", v))
+        .transpose()?
+        .unwrap_or(rate);
+    Ok(Some(TokenBucketConfig {
+        max_tokens: burst,
+        tokens_per_fill: rate,
+        fill_interval: Duration::from_secs(1),
+    }))
 }
 
 /// `hedge_delay_ms` and `max_hedges`: hedges count against `max_retries`,

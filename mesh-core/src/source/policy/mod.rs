@@ -26,6 +26,8 @@
 //! | `per_try_timeout_ms` | integer > 0 | optional: timeout of each attempt |
 //! | `hedge_delay_ms` | integer > 0 | optional: send a backup attempt to another host when none has answered after this long (gRFC A6 hedging; needs `max_retries` > 0, which hedges share) |
 //! | `max_hedges` | integer, 1 ≤ n ≤ `max_retries` | optional with `hedge_delay_ms`, default `max_retries` |
+//! | `rate_limit_per_second` | integer > 0 | optional: a local rate limit on the whole service, one token bucket refilled by this many tokens each second; a refused request fails with `RateLimited` |
+//! | `rate_limit_burst` | integer > 0 | optional with `rate_limit_per_second`: the bucket's size, default `rate_limit_per_second` |
 //! | `circuit_breaker_enabled`, `breaker_*` | | optional: a closed/open/half-open breaker per route (see the `breaker` module) |
 //!
 //! Unknown fields, duplicate fields, wrong types (including `800.0` for
@@ -47,6 +49,7 @@ use std::time::Duration;
 
 use crate::config::{ConfigError, RetryPolicy};
 use crate::resilience::breaker::BreakerConfig;
+use crate::resilience::ratelimit::TokenBucketConfig;
 use crate::resilience::retry::HedgePolicy;
 
 /// The resource name of every policy error.
@@ -61,6 +64,8 @@ pub struct ServicePolicy {
     pub retry: Option<RetryPolicy>,
     /// Backup attempts after a delay, when `hedge_delay_ms` is set.
     pub hedge: Option<HedgePolicy>,
+    /// The service's token bucket, when `rate_limit_per_second` is set.
+    pub rate_limit: Option<TokenBucketConfig>,
     /// The state-machine breaker each route gets, when enabled.
     pub breaker: Option<BreakerConfig>,
 }

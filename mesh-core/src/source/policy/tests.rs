@@ -459,3 +459,73 @@ fn hedging_needs_retries_and_shares_them() {
             .all(|r| r.action.hedge == policy.hedge)
     );
 }
+
+#[test]
+fn a_rate_limit_is_one_bucket_for_the_whole_service() {
+    let limited = |extra: &str| {
+        ServicePolicy::from_json(&format!(
+            r#"{{"service_timeout_ms": 800, "max_retries": 0, "backoff_strategy": "constant", "jitter_enabled": false{extra}}}"#
+        ))
+    };
+    let policy = limited(r#", "rate_limit_per_second": 5, "rate_limit_burst": 2"#).unwrap();
+    let bucket = policy.rate_limit.unwrap();
+    assert_eq!(
+        (
+            bucket.max_tokens,
+            bucket.tokens_per_fill,
+            bucket.fill_interval
+        ),
+        (2, 5, Duration::from_secs(1))
+    );
+    assert_eq!(
+        limited(r#", "rate_limit_per_second": 5"#)
+            .unwrap()
+            .rate_limit
+            .unwrap()
+            .max_tokens,
+        5,
+        "the burst defaults to the rate"
+    );
+
+    let mut builder = order_service();
+    policy.apply(&mut builder, "order-service").unwrap();
+    let config = builder.build().unwrap();
+    let table = config.route_table("order-service:80").unwrap();
+    let routes = &table.virtual_hosts()[0].routes;
+    let first = routes[0].action.rate_limit.clone().unwrap();
+    assert!(
+        routes.iter().all(|r| r
+            .action
+            .rate_limit
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &first))),
+        "every route draws from one bucket"
+    );
+    let now = std::time::Instant::now();
+    let mut rng = crate::rng::SeededRng::new(1);
+    let refused: Vec<bool> = (0..3).map(|_| first.refuses(now, &mut rng)).collect();
+    assert_eq!(refused, [false, false, true], "a burst of 2, then refused");
+
+    let cases = [
+        (
+            limited(r#", "rate_limit_per_second": 0"#),
+            "rate_limit_per_second",
+            "greater than zero",
+        ),
+        (
+            limited(r#", "rate_limit_burst": 3"#),
+            "rate_limit_burst",
+            "needs rate_limit_per_second",
+        ),
+        (
+            limited(r#", "rate_limit_per_second": 1, "rate_limit_burst": 5000000000"#),
+            "rate_limit_burst",
+            "too large",
+        ),
+    ];
+    for (result, field, reason) in cases {
+        let e = result.expect_err(field);
+        assert_eq!(e.field, field, "{e}");
+        assert!(e.reason.contains(reason), "{e}");
+    }
+}
