@@ -5,9 +5,9 @@
 //! so the only difference between two paths is what stands between the
 //! caller and the backend:
 //!
-//! - [`PathKind::Raw`]: hyper-util's pooled client straight to the backend,
-//!   built exactly like the mesh's own transport (`TCP_NODELAY`, tokio
-//!   timers), so the comparison is with the floor the mesh builds on;
+//! - [`PathKind::Raw`]: hyper-util's pooled client straight to the backend
+//!   (the usual way to use hyper as a client), with the connection options
+//!   of the mesh's own pools (`TCP_NODELAY`, tokio timers): the baseline;
 //!   [`PathKind::RawSpread`] is the same over the full chain's three
 //!   endpoints in the full chain's shares (40/40/20: its 80/20 split, v1
 //!   over two endpoints), so the full chain has a floor with the same
@@ -281,8 +281,8 @@ fn direct(ports: &[u16], protocol: Protocol) -> Result<PathClient, String> {
     })
 }
 
-/// hyper-util's pooled client, configured as `mesh_tower::HttpTransport`
-/// configures its own.
+/// hyper-util's pooled client, with the connection options the mesh's own
+/// pools use (`TCP_NODELAY`, tokio timers).
 fn hyper_client(protocol: Protocol) -> Client<HttpConnector, Full<Bytes>> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);

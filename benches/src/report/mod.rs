@@ -141,8 +141,8 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "- Runtimes: the client is hyper-util's pooled client (and `MeshClient` over the \
-             same) on one current-thread tokio runtime; the backend is hyper 1 (HTTP/1.1 and \
+            "- Runtimes: the client (hyper-util's pooled client, or `MeshClient` over its own \
+             pools) runs on one current-thread tokio runtime; the backend is hyper 1 (HTTP/1.1 and \
              h2c on the same port, `200` with a 2-byte body) on a current-thread runtime. \
              Latency is measured in two setups: *{}*: {}; *{}*: {}. Throughput in the first \
              only. Proxies: one process with one worker each (nginx `master_process off`, \
@@ -173,8 +173,9 @@ impl Report {
         let _ = writeln!(out, "\nPaths:\n");
         let _ = writeln!(
             out,
-            "1. **raw**: hyper-util's legacy pooled client straight to the backend, \
-             configured like the mesh's transport (`TCP_NODELAY`, tokio timers): the floor. \
+            "1. **raw**: hyper-util's legacy pooled client straight to the backend (the \
+             usual way to use hyper as a client), with the connection options of the \
+             mesh's own pools (`TCP_NODELAY`, tokio timers): the baseline. \
              Also *the full chain's 3 endpoints at 40/40/20*: the same client over the full \
              chain's three backend ports in the shares the full chain gives them (its 80/20 \
              split, v1 on two endpoints), taken in a fixed turn `a b a b c`: the floor of the \
