@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use mesh_core::config::{
-    AbortCode, Backend, Cluster, Destination, DomainPattern, Endpoint, FaultPolicy, Fraction,
-    HashPolicy, HashSource, LbPolicy, Listener, MeshConfig, OutlierDetection, RetryBudget, RetryOn,
-    RetryPolicy, Route, RouteAction, RouteMatch, RouteTable, VirtualHost,
+    AbortCode, Backend, Cluster, Destination, DomainPattern, Endpoint, FaultPolicy, FaultValue,
+    Fraction, HashPolicy, HashSource, LbPolicy, Listener, MeshConfig, OutlierDetection,
+    RetryBudget, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch, RouteTable, VirtualHost,
 };
 use mesh_core::resilience::breaker::{BreakerConfig, CircuitBreaker, Window};
 use mesh_core::resilience::deadline;
@@ -403,10 +403,10 @@ async fn wait_for(value: impl Fn() -> u64, done: impl Fn(u64) -> bool) -> u64 {
 #[tokio::test]
 async fn injected_faults_abort_and_delay_without_reaching_the_backend() {
     let abort = |a: &mut RouteAction| {
-        a.fault = Some(FaultPolicy {
-            delay: None,
-            abort: Some((AbortCode::Http(418), Fraction::new(1, 1))),
-        });
+        a.fault = Some(Arc::new(FaultPolicy {
+            abort: Some((FaultValue::Fixed(AbortCode::Http(418)), Fraction::ALL)),
+            ..FaultPolicy::default()
+        }));
     };
     let mesh = Mesh::start(&[Behavior::Ok], abort, as_is).await;
     for _ in 0..5 {
@@ -415,10 +415,10 @@ async fn injected_faults_abort_and_delay_without_reaching_the_backend() {
     assert_eq!(mesh.backends[0].requests(), 0, "aborted before sending");
 
     let grpc = |a: &mut RouteAction| {
-        a.fault = Some(FaultPolicy {
-            delay: None,
-            abort: Some((AbortCode::Grpc(14), Fraction::new(1, 1))),
-        });
+        a.fault = Some(Arc::new(FaultPolicy {
+            abort: Some((FaultValue::Fixed(AbortCode::Grpc(14)), Fraction::ALL)),
+            ..FaultPolicy::default()
+        }));
     };
     let mesh = Mesh::start(&[Behavior::Ok], grpc, as_is).await;
     let response = guard(mesh.client.request(get("http://svc/x", &[])))
@@ -429,10 +429,10 @@ async fn injected_faults_abort_and_delay_without_reaching_the_backend() {
 
     let delay = Duration::from_millis(200);
     let slow = move |a: &mut RouteAction| {
-        a.fault = Some(FaultPolicy {
-            delay: Some((delay, Fraction::new(1, 1))),
-            abort: None,
-        });
+        a.fault = Some(Arc::new(FaultPolicy {
+            delay: Some((FaultValue::Fixed(delay), Fraction::ALL)),
+            ..FaultPolicy::default()
+        }));
         // The delay comes before the request's timeout starts.
         a.timeout = Some(Duration::from_millis(150));
     };
@@ -441,6 +441,40 @@ async fn injected_faults_abort_and_delay_without_reaching_the_backend() {
     assert_eq!(mesh.get().await.expect("delayed, then served"), 200);
     assert!(started.elapsed() >= delay);
     assert_eq!(mesh.backends[0].answered_ok(), 1);
+}
+
+#[tokio::test]
+async fn header_controlled_aborts_answer_only_the_requests_that_ask() {
+    let from_headers = |a: &mut RouteAction| {
+        a.fault = Some(Arc::new(FaultPolicy {
+            abort: Some((
+                FaultValue::FromHeaders {
+                    percent_denominator: 100,
+                },
+                Fraction::ALL,
+            )),
+            ..FaultPolicy::default()
+        }));
+    };
+    let mesh = Mesh::start(&[Behavior::Ok], from_headers, as_is).await;
+    let asking = get("http://svc/x", &[("x-envoy-fault-abort-request", "503")]);
+    let response = guard(mesh.client.request(asking)).await.expect("an answer");
+    assert_eq!(response.status(), 503);
+    assert_eq!(mesh.backends[0].requests(), 0, "aborted before sending");
+    // Without the header, the request is not faulted and is served.
+    assert_eq!(mesh.get().await.expect("served"), 200);
+    assert_eq!(mesh.backends[0].answered_ok(), 1);
+    // Asking for 0 % of the configured 100 %: served too.
+    let none = get(
+        "http://svc/x",
+        &[
+            ("x-envoy-fault-abort-request", "503"),
+            ("x-envoy-fault-abort-request-percentage", "0"),
+        ],
+    );
+    let response = guard(mesh.client.request(none)).await.expect("an answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(mesh.backends[0].answered_ok(), 2);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod cluster;
 mod domain;
 mod endpoint;
 mod error;
+mod fault;
 mod listener;
 pub mod matcher;
 mod mesh;
@@ -26,6 +27,7 @@ pub use domain::{DomainIndex, DomainPattern};
 pub use endpoint::{Endpoint, EndpointData, HealthStatus, Locality};
 pub use error::ConfigError;
 pub(crate) use error::ResultExt;
+pub use fault::{AbortCode, FaultPolicy, FaultValue};
 pub use listener::Listener;
 pub use matcher::{
     FullRegex, HeaderKey, HeaderMatcher, HeaderRule, QueryParamMatcher, QueryRule, StringMatch,
@@ -33,8 +35,7 @@ pub use matcher::{
 };
 pub use mesh::{MeshConfig, MeshConfigBuilder};
 pub use policy::{
-    AbortCode, Backoff, BackoffStrategy, DEFAULT_BACKOFF_BASE, FaultPolicy, Fraction, MirrorPolicy,
-    RetryOn, RetryPolicy,
+    Backoff, BackoffStrategy, DEFAULT_BACKOFF_BASE, Fraction, MirrorPolicy, RetryOn, RetryPolicy,
 };
 pub use pool::{
     ConnectionPool, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, Http2Keepalive,

@@ -1,4 +1,5 @@
-//! Per-route policies: retries with backoff, mirroring, fault injection.
+//! Per-route policies: retries with backoff, mirroring (fault injection
+//! is in `fault`).
 //!
 //! These are stored by the foundation and enforced by the resilience
 //! layer. Defaults are Envoy's: one retry when a policy exists but says no
@@ -267,24 +268,6 @@ pub struct MirrorPolicy {
     pub backend: Backend,
     /// Which fraction of requests is copied.
     pub fraction: Fraction,
-}
-
-/// How an injected abort fails the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AbortCode {
-    /// An HTTP status.
-    Http(u16),
-    /// A gRPC status code.
-    Grpc(u32),
-}
-
-/// Delay and/or abort a fraction of requests (chaos testing).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultPolicy {
-    /// Delay this long, for this fraction.
-    pub delay: Option<(Duration, Fraction)>,
-    /// Fail with this code, for this fraction.
-    pub abort: Option<(AbortCode, Fraction)>,
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::domain::DomainIndex;
+use super::fault::FaultPolicy;
 use super::matcher::{FullRegex, HeaderMatcher, QueryParamMatcher};
-use super::policy::{FaultPolicy, Fraction, MirrorPolicy, RetryPolicy};
+use super::policy::{Fraction, MirrorPolicy, RetryPolicy};
 use super::{ConfigError, DomainPattern};
 use crate::resilience::breaker::CircuitBreaker;
 use crate::resilience::ratelimit::LocalRateLimit;
@@ -332,8 +333,10 @@ pub struct RouteAction {
     pub hash_policy: Vec<HashPolicy>,
     /// Shadow copies of the request (enforced by the resilience layer).
     pub mirrors: Vec<MirrorPolicy>,
-    /// Injected faults (enforced by the resilience layer).
-    pub fault: Option<FaultPolicy>,
+    /// Injected faults (enforced by the resilience layer), with their live
+    /// count of active faults (shared by the routes of a virtual host that
+    /// sets them there).
+    pub fault: Option<Arc<FaultPolicy>>,
     /// The local rate limit, with its live bucket (shared by the routes
     /// of a virtual host that sets it there).
     pub rate_limit: Option<Arc<LocalRateLimit>>,

@@ -12,7 +12,9 @@
 //! this file only waits, sends and reports.
 //!
 //! Before the first attempt come the route's local rate limit (a refusal
-//! is a `RateLimited` error), its injected faults (delay, abort), its
+//! is a `RateLimited` error), its injected faults (delay, abort; a
+//! faulted request holds its place under `max_active_faults` until its
+//! response head or error), its
 //! state-machine breaker (open: an `Overloaded` error; the request's final
 //! answer is its outcome) and its mirrors: shadow copies sent fire and
 //! forget.
@@ -70,30 +72,43 @@ where
     let mut head = Box::new(head);
     async move {
         let snapshot = snapshots.load();
-        let routed = snapshot.route(
-            &RequestHead::from_http(&head.method, &head.uri, &head.headers),
-            &mut ThreadRng,
-        )?;
+        // The routing view of the head is dropped before the first await:
+        // it would otherwise take room in every request's future.
+        let (routed, injected) = {
+            let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
+            let routed = snapshot.route(&request, &mut ThreadRng)?;
+            let action = &routed.route.action;
+            if let Some(limit) = &action.rate_limit
+                && limit.refuses(now(), &mut ThreadRng)
+            {
+                return Err(Error::new(
+                    ErrorKind::RateLimited,
+                    format!("route {:?}: local rate limit exceeded", routed.route.name),
+                ));
+            }
+            // Faults come next: Envoy's fault filter runs before its
+            // router, so an injected delay does not count against the
+            // request's timeout.
+            let injected = action.fault.as_deref().map(|policy| {
+                fault::inject(policy, &request, &routed.backend.cluster, &mut ThreadRng)
+            });
+            (routed, injected)
+        };
         let action = &routed.route.action;
-        if let Some(limit) = &action.rate_limit
-            && limit.refuses(now(), &mut ThreadRng)
-        {
-            return Err(Error::new(
-                ErrorKind::RateLimited,
-                format!("route {:?}: local rate limit exceeded", routed.route.name),
-            ));
-        }
-        // Faults come next: Envoy's fault filter runs before its router, so
-        // an injected delay does not count against the request's timeout.
-        if let Some(policy) = &action.fault {
-            let injected = fault::inject(policy, &mut ThreadRng);
-            if let Some(delay) = injected.delay {
-                tokio::time::sleep(delay).await;
+        // A faulted request stays among its policy's active faults until
+        // its response head or its error (see `fault`).
+        let _active_fault = match injected {
+            Some(injected) => {
+                if let Some(delay) = injected.delay {
+                    tokio::time::sleep(delay).await;
+                }
+                if let Some(code) = injected.abort {
+                    return Ok(aborted(code));
+                }
+                injected.active
             }
-            if let Some(code) = injected.abort {
-                return Ok(aborted(code));
-            }
-        }
+            None => None,
+        };
         let grpc = is_grpc(&head.headers);
         let Some(breaker) = &action.breaker else {
             return attempts(&routed, transport, &mut head, body, grpc).await;

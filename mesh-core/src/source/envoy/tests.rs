@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::load;
 use crate::config::{
-    ConfigError, Destination, HashSource, HealthStatus, Http2Keepalive, HttpProtocol, LbPolicy,
-    MeshConfig, PathMatch, RetryBudget, RetryOn, TcpKeepalive,
+    AbortCode, ConfigError, Destination, FaultValue, Fraction, HashSource, HealthStatus,
+    Http2Keepalive, HttpProtocol, LbPolicy, MeshConfig, PathMatch, RetryBudget, RetryOn,
+    TcpKeepalive,
 };
 
 /// A document using every supported feature (also the seed of the
@@ -218,7 +219,12 @@ fn check(config: &MeshConfig) {
     );
     assert!(split.hash_policy[0].terminal);
     assert!(split.hedge_on_per_try_timeout);
-    // The route's own limit; the fault filter beside it is not read.
+    // The route's own fault (no percentage: 0 %, as in Envoy) and limit.
+    let fault = split.fault.as_ref().expect("route fault");
+    assert_eq!(
+        fault.abort,
+        Some((FaultValue::Fixed(AbortCode::Http(503)), Fraction::new(0, 1)))
+    );
     let limit = split.rate_limit.as_ref().expect("route rate limit");
     let bucket = limit.bucket.config();
     assert_eq!(
@@ -446,6 +452,13 @@ fn rate_limit(fields: &str) -> String {
     format!("{{{RATE_LIMIT}: {{'@type': {RATE_LIMIT_URL}, {fields}}}}}")
 }
 
+/// A `typed_per_filter_config` holding an `HTTPFault` with `fields`.
+fn fault(fields: &str) -> String {
+    format!(
+        "{{envoy.filters.http.fault: {{'@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, {fields}}}}}"
+    )
+}
+
 /// A document with one route configuration `r` whose only virtual host
 /// has the extra fields `fields` and one route to `orders`.
 fn with_host(fields: &str) -> String {
@@ -560,6 +573,38 @@ fn bad_documents_name_resource_and_field() {
             )),
             r#"RouteConfiguration "r""#,
             r#"virtual_hosts[0].typed_per_filter_config["envoy.filters.http.local_ratelimit"].filter_enforced.default_value.denominator"#,
+        ),
+        (
+            with_host(&format!(
+                "typed_per_filter_config: {}",
+                fault("abort: {percentage: {numerator: 5}}")
+            )),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].typed_per_filter_config["envoy.filters.http.fault"].abort"#,
+        ),
+        (
+            with_route(&format!(
+                "{{match: {{prefix: /}}, route: {{cluster: orders}}, typed_per_filter_config: {}}}",
+                fault("delay: {header_delay: {}, percentage: {numerator: 101}}")
+            )),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].routes[0].typed_per_filter_config["envoy.filters.http.fault"].delay.percentage.numerator"#,
+        ),
+        (
+            with_route(&format!(
+                "{{match: {{prefix: /}}, route: {{cluster: orders}}, typed_per_filter_config: {}}}",
+                fault("abort: {http_status: 503, header_abort: {}}")
+            )),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].routes[0].typed_per_filter_config["envoy.filters.http.fault"].abort.header_abort"#,
+        ),
+        (
+            with_host(&format!(
+                "typed_per_filter_config: {}",
+                fault("abort: {http_status: 503}, response_rate_limit: {fixed_limit: {limit_kbps: 8}}")
+            )),
+            r#"RouteConfiguration "r""#,
+            r#"virtual_hosts[0].typed_per_filter_config["envoy.filters.http.fault"].response_rate_limit"#,
         ),
         (
             with_cluster("circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 150}}}]}"),

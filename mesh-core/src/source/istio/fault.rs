@@ -6,13 +6,16 @@
 //! delay). As in Istio's translation, a fault without a percentage
 //! applies to **no** request (Envoy reads the missing fraction as 0%).
 //! `delay.exponentialDelay` and `abort.http2Error` are rejected: Istio
-//! itself never implemented them.
+//! itself never implemented them. Istio has no header-controlled
+//! faults, header matchers of their own (the route's match does that) or
+//! `max_active_faults`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::spec::{AbortSpec, DelaySpec, FaultSpec, PercentSpec};
 use super::values;
-use crate::config::{AbortCode, ConfigError, FaultPolicy, Fraction, ResultExt};
+use crate::config::{AbortCode, ConfigError, FaultPolicy, FaultValue, Fraction, ResultExt};
 
 /// gRPC status names, by code.
 const GRPC_CODES: [&str; 17] = [
@@ -36,7 +39,7 @@ const GRPC_CODES: [&str; 17] = [
 ];
 
 /// Converts `fault`; `None` when it injects nothing.
-pub(crate) fn convert(spec: &FaultSpec) -> Result<Option<FaultPolicy>, ConfigError> {
+pub(crate) fn convert(spec: &FaultSpec) -> Result<Option<Arc<FaultPolicy>>, ConfigError> {
     let delay = spec
         .delay
         .as_ref()
@@ -50,7 +53,11 @@ pub(crate) fn convert(spec: &FaultSpec) -> Result<Option<FaultPolicy>, ConfigErr
     if delay.is_none() && abort.is_none() {
         return Ok(None);
     }
-    Ok(Some(FaultPolicy { delay, abort }))
+    Ok(Some(Arc::new(FaultPolicy {
+        delay: delay.map(|(d, f)| (FaultValue::Fixed(d), f)),
+        abort: abort.map(|(code, f)| (FaultValue::Fixed(code), f)),
+        ..FaultPolicy::default()
+    })))
 }
 
 fn delay(spec: &DelaySpec) -> Result<(Duration, Fraction), ConfigError> {
@@ -144,9 +151,15 @@ mod tests {
         let f = convert(&spec).unwrap().unwrap();
         assert_eq!(
             f.delay,
-            Some((Duration::from_secs(5), Fraction::new(10, 100)))
+            Some((
+                FaultValue::Fixed(Duration::from_secs(5)),
+                Fraction::new(10, 100)
+            ))
         );
-        assert_eq!(f.abort, Some((AbortCode::Grpc(14), Fraction::new(0, 1))));
+        assert_eq!(
+            f.abort,
+            Some((FaultValue::Fixed(AbortCode::Grpc(14)), Fraction::new(0, 1)))
+        );
         assert!(convert(&FaultSpec::default()).unwrap().is_none());
         let bad = FaultSpec {
             abort: Some(AbortSpec {

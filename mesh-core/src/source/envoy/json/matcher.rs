@@ -88,7 +88,7 @@ struct Int64Range {
 /// `config.route.v3.HeaderMatcher`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct HeaderMatcher {
+pub(super) struct HeaderMatcher {
     #[serde(deserialize_with = "nullable")]
     name: String,
     #[serde(alias = "invertMatch", deserialize_with = "nullable")]
@@ -115,7 +115,7 @@ struct HeaderMatcher {
 
 impl HeaderMatcher {
     #[allow(deprecated)] // the legacy specifiers are deprecated, not gone
-    fn into_proto(self) -> Result<pb::HeaderMatcher, ConfigError> {
+    pub(super) fn into_proto(self) -> Result<pb::HeaderMatcher, ConfigError> {
         let string_match = opt(self.string_match, "string_match", StringMatcher::into_proto)?;
         let range = self.range_match.map(|r| PbInt64Range {
             start: r.start.map_or(0, |v| v.0),

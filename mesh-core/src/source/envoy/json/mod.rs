@@ -10,9 +10,10 @@
 //! ignored, as by a proto3 JSON parser told to ignore them.
 //!
 //! An `Any` whose body the conversion decodes (the connection manager,
-//! `HttpProtocolOptions`, a per-route `LocalRateLimit`) is transcribed and
-//! encoded with prost; any other keeps only its type URL, which is all the
-//! conversion looks at, so it accepts, ignores or refuses it as over xDS.
+//! `HttpProtocolOptions`, a per-route `LocalRateLimit` or `HTTPFault`) is
+//! transcribed and encoded with prost; any other keeps only its type URL,
+//! which is all the conversion looks at, so it accepts, ignores or refuses
+//! it as over xDS.
 //!
 //! The mirror only transcribes: every judgement about values is left to
 //! the proto → model conversions, so a static file and an xDS response
@@ -21,6 +22,8 @@
 
 mod cluster;
 mod endpoint;
+mod fault;
+mod filters;
 mod listener;
 mod matcher;
 mod policy;

@@ -209,15 +209,16 @@ impl RuntimeFractionalPercent {
     }
 }
 
+/// `type.v3.FractionalPercent`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct FractionalPercent {
+pub(super) struct FractionalPercent {
     numerator: Option<Int<u32>>,
     denominator: Option<Enum<DenominatorType>>,
 }
 
 impl FractionalPercent {
-    fn into_proto(self) -> PbFraction {
+    pub(super) fn into_proto(self) -> PbFraction {
         PbFraction {
             numerator: self.numerator.map_or(0, |n| n.0),
             denominator: enum_value(self.denominator),

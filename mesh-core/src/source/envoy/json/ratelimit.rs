@@ -1,42 +1,13 @@
-//! Mirror of `typed_per_filter_config` (on virtual hosts and routes), where
-//! a route's local rate limit lives.
-//!
-//! The conversion picks the entry whose `Any` holds the local rate limit
-//! filter's `LocalRateLimit` and decodes it, so that message is transcribed
-//! (its token bucket, the enabled and enforced fractions, the stat prefix)
-//! and encoded with prost. Every other filter's config is kept as a bare
-//! type URL with an empty value: the conversion only looks at the type of
-//! those, and ignores them over xDS, so it ignores them here too.
-
-use std::collections::HashMap;
+//! Mirror of the local rate limit filter's `LocalRateLimit`, a
+//! `typed_per_filter_config` entry (see `filters`): its token bucket, the
+//! enabled and enforced fractions and the stat prefix are transcribed.
 
 use envoy_types::pb::envoy::extensions::filters::http::local_ratelimit::v3::LocalRateLimit as PbLocalRateLimit;
 use envoy_types::pb::envoy::r#type::v3::TokenBucket as PbTokenBucket;
-use envoy_types::pb::google::protobuf::Any;
-use prost::Message;
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny};
 
 use super::policy::RuntimeFractionalPercent;
-use super::wkt::{AnyBody, AnyOf, Dur, Int, nullable, u32_value};
-use crate::source::envoy::proto::{type_name, type_url};
-
-/// What a `typed_per_filter_config` entry may hold.
-#[derive(Debug)]
-pub(super) enum FilterConfig {
-    LocalRateLimit(LocalRateLimit),
-    Other,
-}
-
-impl AnyBody for FilterConfig {
-    fn deserialize_body<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
-        if kind == type_name(type_url::LOCAL_RATE_LIMIT) {
-            return LocalRateLimit::deserialize(body).map(Self::LocalRateLimit);
-        }
-        IgnoredAny::deserialize(body)?;
-        Ok(Self::Other)
-    }
-}
+use super::wkt::{Dur, Int, nullable, u32_value};
 
 /// `extensions.filters.http.local_ratelimit.v3.LocalRateLimit`.
 #[derive(Debug, Default, Deserialize)]
@@ -65,7 +36,7 @@ struct TokenBucket {
 }
 
 impl LocalRateLimit {
-    fn into_proto(self) -> PbLocalRateLimit {
+    pub(super) fn into_proto(self) -> PbLocalRateLimit {
         PbLocalRateLimit {
             stat_prefix: self.stat_prefix,
             token_bucket: self.token_bucket.map(|b| PbTokenBucket {
@@ -84,36 +55,23 @@ impl LocalRateLimit {
     }
 }
 
-/// `typed_per_filter_config`: each entry's `Any`, with `LocalRateLimit`
-/// encoded and other types kept as bare type URLs.
-pub(super) fn per_filter_configs(
-    configs: HashMap<String, AnyOf<FilterConfig>>,
-) -> HashMap<String, Any> {
-    configs
-        .into_iter()
-        .map(|(key, any)| {
-            let value = match any.body {
-                FilterConfig::LocalRateLimit(l) => l.into_proto().encode_to_vec(),
-                FilterConfig::Other => Vec::new(),
-            };
-            let any = Any {
-                type_url: any.type_url,
-                value,
-            };
-            (key, any)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::HashMap;
+
     use envoy_types::pb::envoy::r#type::v3::fractional_percent::DenominatorType;
+    use envoy_types::pb::google::protobuf::Any;
+    use prost::Message;
+
+    use super::*;
+    use crate::source::envoy::json::filters::{FilterConfig, per_filter_configs};
+    use crate::source::envoy::json::wkt::AnyOf;
+    use crate::source::envoy::proto::type_url;
 
     const KEY: &str = "envoy.filters.http.local_ratelimit";
 
     fn configs(yaml: &str) -> HashMap<String, Any> {
-        per_filter_configs(serde_yaml::from_str(yaml).unwrap())
+        per_filter_configs(serde_yaml::from_str(yaml).unwrap()).unwrap()
     }
 
     fn decoded(configs: &HashMap<String, Any>) -> PbLocalRateLimit {
@@ -163,16 +121,6 @@ mod tests {
         let enforced = pb.filter_enforced.unwrap().default_value.unwrap();
         assert_eq!(enforced.denominator, DenominatorType::TenThousand as i32);
         assert!(pb.filter_enabled.is_none());
-    }
-
-    #[test]
-    fn other_filters_keep_only_their_type() {
-        let configs = configs(
-            "envoy.filters.http.fault: {'@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: {http_status: 503}}",
-        );
-        let any = &configs["envoy.filters.http.fault"];
-        assert!(any.type_url.ends_with("HTTPFault"));
-        assert!(any.value.is_empty());
     }
 
     #[test]

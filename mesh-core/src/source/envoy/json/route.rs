@@ -1,7 +1,7 @@
 //! Mirror of `RouteConfiguration`: virtual hosts, routes, route actions,
 //! weighted clusters and stream duration (the per-route policies, hedging
 //! included, are in `policy`; `typed_per_filter_config`, where the local
-//! rate limit lives, in `ratelimit`). Non-route actions are kept as bare
+//! rate limit and fault injection live, in `filters`). Non-route actions are kept as bare
 //! markers, so the conversion can name them in its "unsupported action"
 //! error.
 
@@ -16,9 +16,9 @@ use envoy_types::pb::envoy::config::route::v3::{
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::filters::{FilterConfig, per_filter_configs};
 use super::matcher::RouteMatch;
 use super::policy::{HashPolicy, HedgePolicy, RequestMirrorPolicy, RetryPolicy};
-use super::ratelimit::{FilterConfig, per_filter_configs};
 use super::wkt::{AnyOf, Dur, Int, Metadata, nullable, u32_value};
 use super::{each, oneof, opt};
 use crate::config::ConfigError;
@@ -71,7 +71,7 @@ impl VirtualHost {
             routes: each(self.routes, "routes", Route::into_proto)?,
             retry_policy: self.retry_policy.map(RetryPolicy::into_proto),
             hedge_policy: self.hedge_policy.map(HedgePolicy::into_proto),
-            typed_per_filter_config: per_filter_configs(self.typed_per_filter_config),
+            typed_per_filter_config: per_filter_configs(self.typed_per_filter_config)?,
             ..Default::default()
         })
     }
@@ -125,7 +125,7 @@ impl Route {
             name: self.name,
             r#match: opt(self.r#match, "match", RouteMatch::into_proto)?,
             action,
-            typed_per_filter_config: per_filter_configs(self.typed_per_filter_config),
+            typed_per_filter_config: per_filter_configs(self.typed_per_filter_config)?,
             ..Default::default()
         })
     }

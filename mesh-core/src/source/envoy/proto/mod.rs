@@ -17,6 +17,7 @@
 
 mod cluster;
 mod endpoint;
+mod fault;
 mod listener;
 mod matcher;
 mod policy;
@@ -62,6 +63,9 @@ pub mod type_url {
     /// The local rate limit filter's config (per route or virtual host).
     pub const LOCAL_RATE_LIMIT: &str =
         "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
+    /// The HTTP fault filter's config (per route or virtual host).
+    pub const HTTP_FAULT: &str =
+        "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
     /// A cluster's plain-text transport socket.
     pub const RAW_BUFFER: &str =
         "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";

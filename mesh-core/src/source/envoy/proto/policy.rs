@@ -137,18 +137,24 @@ pub(super) fn mirror_policy(m: &RequestMirrorPolicy) -> Result<MirrorPolicy, Con
 
 /// `type.v3.FractionalPercent`.
 pub(super) fn fraction(p: &FractionalPercent) -> Result<Fraction, ConfigError> {
-    let denominator = match DenominatorType::try_from(p.denominator) {
-        Ok(DenominatorType::Hundred) => 100,
-        Ok(DenominatorType::TenThousand) => 10_000,
-        Ok(DenominatorType::Million) => 1_000_000,
-        Err(_) => {
-            return Err(ConfigError::field(
-                "denominator",
-                format!("unknown denominator {}", p.denominator),
-            ));
-        }
-    };
-    Ok(Fraction::new(u64::from(p.numerator), denominator))
+    Ok(Fraction::new(
+        u64::from(p.numerator),
+        u64::from(denominator(p)?),
+    ))
+}
+
+/// The denominator of a `type.v3.FractionalPercent`: 100, 10 000 or
+/// 1 000 000.
+pub(super) fn denominator(p: &FractionalPercent) -> Result<u32, ConfigError> {
+    match DenominatorType::try_from(p.denominator) {
+        Ok(DenominatorType::Hundred) => Ok(100),
+        Ok(DenominatorType::TenThousand) => Ok(10_000),
+        Ok(DenominatorType::Million) => Ok(1_000_000),
+        Err(_) => Err(ConfigError::field(
+            "denominator",
+            format!("unknown denominator {}", p.denominator),
+        )),
+    }
 }
 
 #[cfg(test)]

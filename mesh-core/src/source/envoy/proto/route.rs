@@ -7,7 +7,9 @@
 //! `envoy.lb`; a weighted cluster's own `metadata_match` is merged over the
 //! route's, its keys winning, as Envoy does. A route without `timeout` gets
 //! Envoy's 15 s; `0s` disables it. A virtual host's `retry_policy` applies
-//! to its routes that have none.
+//! to its routes that have none; so do its local rate limit and fault
+//! filter configs in `typed_per_filter_config` (a route's own config
+//! replaces the virtual host's whole, as in Envoy).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +20,14 @@ use envoy_types::pb::envoy::config::route::v3::{
     route_action::MaxStreamDuration, weighted_cluster::ClusterWeight,
 };
 
+use super::fault::http_fault;
 use super::matcher::route_match;
 use super::policy::{hash_policy, mirror_policy, retry_policy};
 use super::ratelimit::local_rate_limit;
 use super::{each, lb_labels, non_empty, opt_duration, required, subset_ref, unsupported};
 use crate::config::{
-    Backend, ConfigError, Destination, DomainPattern, Labels, ResultExt, RetryPolicy, Route,
-    RouteAction, RouteTable, VirtualHost, WeightedBackend, WeightedBackends,
+    Backend, ConfigError, Destination, DomainPattern, FaultPolicy, Labels, ResultExt, RetryPolicy,
+    Route, RouteAction, RouteTable, VirtualHost, WeightedBackend, WeightedBackends,
 };
 use crate::resilience::ratelimit::LocalRateLimit;
 
@@ -80,6 +83,7 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
             .at("retry_policy")?
             .map(Arc::new),
         rate_limit: local_rate_limit(&vh.typed_per_filter_config)?,
+        fault: http_fault(&vh.typed_per_filter_config)?,
         hedge_on_per_try_timeout: vh
             .hedge_policy
             .as_ref()
@@ -94,10 +98,12 @@ fn virtual_host(vh: &PbVirtualHost) -> Result<VirtualHost, ConfigError> {
 }
 
 /// What a virtual host sets for the routes that do not set their own
-/// (one shared rate-limit bucket for all of them, as in Envoy).
+/// (one shared rate-limit bucket for all of them, as in Envoy, and one
+/// count of active faults).
 struct HostPolicies {
     retry: Option<Arc<RetryPolicy>>,
     rate_limit: Option<Arc<LocalRateLimit>>,
+    fault: Option<Arc<FaultPolicy>>,
     hedge_on_per_try_timeout: bool,
 }
 
@@ -120,6 +126,11 @@ fn route(r: &PbRoute, host: &HostPolicies) -> Result<Route, ConfigError> {
                 Some(own) => Some(own),
                 None => host.rate_limit.clone(),
             };
+            action.fault = match http_fault(&r.typed_per_filter_config)? {
+                Some(own) => Some(own),
+                None => host.fault.clone(),
+            }
+            .filter(|f| f.injects());
             action
         }
         Some(Action::Redirect(_)) => return Err(unsupported_action("redirect", "redirect")),
@@ -445,5 +456,64 @@ mod tests {
             .map(|r| r.action.hedge_on_per_try_timeout)
             .collect();
         assert_eq!(hedged, [true, false]);
+    }
+
+    #[test]
+    fn faults_are_inherited_from_the_virtual_host_or_replaced_whole() {
+        use super::super::type_url::HTTP_FAULT;
+        use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{
+            FaultAbort, HttpFault, fault_abort::ErrorType,
+        };
+        use envoy_types::pb::google::protobuf::Any;
+        use prost::Message;
+        use std::collections::HashMap;
+
+        let configs = |fault: HttpFault| {
+            HashMap::from([(
+                "envoy.filters.http.fault".to_owned(),
+                Any {
+                    type_url: HTTP_FAULT.to_owned(),
+                    value: fault.encode_to_vec(),
+                },
+            )])
+        };
+        let aborting = |status| HttpFault {
+            abort: Some(FaultAbort {
+                error_type: Some(ErrorType::HttpStatus(status)),
+                ..Default::default()
+            }),
+            max_active_faults: Some(UInt32Value { value: 1 }),
+            ..Default::default()
+        };
+        let route = |name: &str, own: Option<HttpFault>| PbRoute {
+            name: name.into(),
+            r#match: prefix("/"),
+            action: to_cluster("c"),
+            typed_per_filter_config: own.map(configs).unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut rc = table(vec![
+            route("inherits", None),
+            route("also-inherits", None),
+            route("own", Some(aborting(429))),
+            route("none", Some(HttpFault::default())),
+        ]);
+        rc.virtual_hosts[0].typed_per_filter_config = configs(aborting(503));
+        let t = route_table(&rc).unwrap();
+        let faults: Vec<_> = t.virtual_hosts()[0]
+            .routes
+            .iter()
+            .map(|r| r.action.fault.clone())
+            .collect();
+        let code = |i: usize| faults[i].as_ref().and_then(|f| f.abort).map(|a| a.0);
+        use crate::config::{AbortCode, FaultValue};
+        assert_eq!(code(0), Some(FaultValue::Fixed(AbortCode::Http(503))));
+        assert_eq!(code(2), Some(FaultValue::Fixed(AbortCode::Http(429))));
+        // One policy, so one count of active faults, for the inheritors.
+        assert!(matches!(
+            (&faults[0], &faults[1]),
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b)
+        ));
+        assert!(faults[3].is_none());
     }
 }

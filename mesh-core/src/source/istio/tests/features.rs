@@ -7,8 +7,8 @@ use http::HeaderMap;
 use super::{build, head, subsets_rule, virtual_service};
 use crate::RequestHead;
 use crate::config::{
-    AbortCode, ConnectionPool, Destination, Fraction, HashPolicy, HashSource, HttpProtocol,
-    LbPolicy, MeshConfig, PathMatch, RetryOn, Route, TcpKeepalive, TlsMode,
+    AbortCode, ConnectionPool, Destination, FaultValue, Fraction, HashPolicy, HashSource,
+    HttpProtocol, LbPolicy, MeshConfig, PathMatch, RetryOn, Route, TcpKeepalive, TlsMode,
 };
 use crate::routing::select_route;
 
@@ -315,11 +315,17 @@ fn faults_mirrors_and_retries() {
     let fault = action.fault.as_ref().unwrap();
     assert_eq!(
         fault.delay,
-        Some((Duration::from_millis(1500), Fraction::new(25, 100)))
+        Some((
+            FaultValue::Fixed(Duration::from_millis(1500)),
+            Fraction::new(25, 100)
+        ))
     );
     assert_eq!(
         fault.abort,
-        Some((AbortCode::Http(503), Fraction::new(5, 1000)))
+        Some((
+            FaultValue::Fixed(AbortCode::Http(503)),
+            Fraction::new(5, 1000)
+        ))
     );
     let mirrors: Vec<(&str, u32)> = action
         .mirrors
