@@ -85,7 +85,7 @@ impl ClusterLimits {
         let i = resource.index();
         let limit = self.limits[i];
         let taken = self.in_use[i].fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < limit).then_some(n + 1)
+            (n < limit).then(|| n + 1)
         });
         if taken.is_err() {
             self.overflows[i].fetch_add(1, Ordering::Relaxed);

@@ -41,7 +41,8 @@ impl ActiveFaults {
     pub fn try_enter(&self) -> Option<ActiveFault<'_>> {
         self.active
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
-                (n < self.max).then_some(n + 1)
+                // Lazily: `n + 1` would overflow at a cap of `u32::MAX`.
+                (n < self.max).then(|| n + 1)
             })
             .ok()
             .map(|_| ActiveFault(&self.active))

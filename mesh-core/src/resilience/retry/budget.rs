@@ -151,7 +151,7 @@ impl RetryBudgetState {
         let cap = self.max_active_retries();
         self.active_retries
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < cap).then_some(n + 1)
+                (n < cap).then(|| n + 1)
             })
             .is_ok()
     }
