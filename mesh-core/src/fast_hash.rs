@@ -6,19 +6,21 @@
 //! (in the spirit of rustc's FxHash, eight bytes at a time) costs a tenth
 //! of that. It resists no flooding, and needs not to: these maps are
 //! built from configuration and only *looked up* with request input, so a
-//! crafted name can land in a bucket but cannot make one longer.
+//! crafted name can land in a bucket but cannot make one longer. The
+//! transport's pools use it too, keyed by endpoint address.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A `HashMap` keyed by configuration, looked up per request.
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// A `HashMap` keyed by configuration (or addresses), looked up per
+/// request.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 /// The hasher of [`FastMap`].
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
+pub struct FastHasher(u64);
 
 impl FastHasher {
     fn add(&mut self, word: u64) {

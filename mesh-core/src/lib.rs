@@ -12,7 +12,7 @@
 
 pub mod config;
 pub mod error;
-mod fast_hash;
+pub mod fast_hash;
 pub mod lb;
 mod request;
 pub mod resilience;

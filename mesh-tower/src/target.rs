@@ -79,10 +79,21 @@ impl Target {
 /// version. Decided once per attempt, when the request is rewritten (which
 /// then sets the version).
 pub(crate) fn wants_http2<B>(request: &Request<B>, target: &Target) -> bool {
-    request.version() == http::Version::HTTP_2
-        || target.protocol() == HttpProtocol::Http2
-        || request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+    speaks_http2(
+        request.version(),
+        target.protocol(),
+        is_grpc(request.headers()),
+    )
+}
+
+/// The rule of [`wants_http2`], from its parts.
+pub(crate) fn speaks_http2(version: http::Version, cluster: HttpProtocol, grpc: bool) -> bool {
+    grpc || version == http::Version::HTTP_2 || cluster == HttpProtocol::Http2
+}
+
+/// Whether a request is gRPC, by its content type.
+pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }

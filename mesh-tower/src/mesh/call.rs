@@ -30,7 +30,7 @@ use http::header::{CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
-use mesh_core::config::{AbortCode, HttpProtocol};
+use mesh_core::config::AbortCode;
 use mesh_core::resilience::deadline::{self, GRPC_TIMEOUT};
 use mesh_core::resilience::fault;
 use mesh_core::resilience::retry::{HedgePolicy, HostId, Next, RetryState};
@@ -46,6 +46,7 @@ use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::hedge::Hedged;
 use crate::Target;
 use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
+use crate::target::{is_grpc, speaks_http2};
 
 /// Sends `request` through the mesh over `transport`.
 ///
@@ -205,10 +206,10 @@ where
                     max_hedges: policy.num_retries,
                 })
         });
-        let http2 = grpc
-            || head.version == http::Version::HTTP_2
-            || routed.cluster.protocol == HttpProtocol::Http2;
-        prepare_for_copies(head, http2)?;
+        prepare_for_copies(
+            head,
+            speaks_http2(head.version, routed.cluster.protocol, grpc),
+        )?;
         let mut retry = RetryState::new(policy, budget, hedge, started, timeout);
         if hedge.is_some() {
             let hedged = Hedged {
@@ -339,13 +340,6 @@ pub(super) fn next_body<B>(replayer: &Replayer) -> Result<ReplayBody<B>, Error> 
             "another attempt of a body that cannot be replayed",
         )
     })
-}
-
-/// Whether the request is gRPC (its answers carry `grpc-status`).
-fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
 /// The clock of the request path: tokio's, so paused-time tests drive it.

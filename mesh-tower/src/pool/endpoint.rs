@@ -53,6 +53,12 @@ impl Settings {
             connect_timeout: cluster.connect_timeout,
         }
     }
+
+    /// Whether `cluster` still asks for these settings (compared in
+    /// place: this runs on every request).
+    pub(super) fn match_cluster(&self, cluster: &Cluster) -> bool {
+        self.pool == *cluster.connection_pool && self.connect_timeout == cluster.connect_timeout
+    }
 }
 
 /// The pool of one endpoint.

@@ -24,12 +24,11 @@ mod executor;
 mod lease;
 mod lifecycle;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use http::{Request, Response};
+use mesh_core::fast_hash::FastMap;
 use mesh_core::lb::EndpointSlot;
 
 use self::endpoint::{EndpointPool, Settings};
@@ -50,7 +49,7 @@ impl<B> OutgoingBody for B where
 
 /// The pools of every endpoint a transport has sent to.
 pub(crate) struct Pools<B> {
-    by_endpoint: RwLock<HashMap<SlotKey, Arc<EndpointPool<B>>, BuildHasherDefault<PtrHasher>>>,
+    by_endpoint: RwLock<FastMap<usize, Entry<B>>>,
 }
 
 impl<B> Default for Pools<B> {
@@ -88,74 +87,47 @@ impl<B: OutgoingBody> Pools<B> {
     }
 
     fn pool(&self, target: &Target) -> Arc<EndpointPool<B>> {
-        let settings = Settings::of(target.cluster());
-        let key = SlotKey(target.endpoint().clone());
+        let cluster = target.cluster();
+        let slot = target.endpoint();
+        // Keyed by the slot's address: no reference count is taken to look.
+        let address = Arc::as_ptr(slot) as usize;
         {
             let pools = self
                 .by_endpoint
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(pool) = pools.get(&key)
-                && *pool.settings() == settings
+            if let Some(entry) = pools.get(&address)
+                && entry.pool.settings().match_cluster(cluster)
             {
-                return pool.clone();
+                return entry.pool.clone();
             }
         }
         let mut pools = self
             .by_endpoint
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(pool) = pools.get(&key)
-            && *pool.settings() == settings
+        if let Some(entry) = pools.get(&address)
+            && entry.pool.settings().match_cluster(cluster)
         {
-            return pool.clone();
+            return entry.pool.clone();
         }
         // The map holds the only reference to the slot of an endpoint no
         // snapshot has any more.
-        pools.retain(|key, pool| Arc::strong_count(&key.0) > 1 || !pool.is_unused());
-        let authority = target.endpoint().endpoint().uri_authority().clone();
-        let pool = EndpointPool::new(authority, settings);
-        pools.insert(key, pool.clone());
+        pools.retain(|_, entry| Arc::strong_count(&entry.slot) > 1 || !entry.pool.is_unused());
+        let authority = slot.endpoint().uri_authority().clone();
+        let pool = EndpointPool::new(authority, Settings::of(cluster));
+        let entry = Entry {
+            slot: slot.clone(),
+            pool: pool.clone(),
+        };
+        pools.insert(address, entry);
         pool
     }
 }
 
-/// An endpoint slot, compared and hashed by address (the map holds it, so
-/// the address cannot be reused while the entry lives).
-struct SlotKey(Arc<EndpointSlot>);
-
-impl PartialEq for SlotKey {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for SlotKey {}
-
-impl Hash for SlotKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_usize(Arc::as_ptr(&self.0) as usize);
-    }
-}
-
-/// A hasher for addresses: they are already unique, so one multiply
-/// spreads them (Fibonacci hashing) where SipHash would cost more than
-/// the lookup.
-#[derive(Default)]
-struct PtrHasher(u64);
-
-impl Hasher for PtrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+/// An endpoint's pool, and its slot: holding the slot keeps its address,
+/// the map's key, from being reused while the entry lives.
+struct Entry<B> {
+    slot: Arc<EndpointSlot>,
+    pool: Arc<EndpointPool<B>>,
 }
