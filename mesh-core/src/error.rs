@@ -34,6 +34,14 @@ pub enum ErrorKind {
     Closed,
     /// A bug: something that should not happen did.
     Internal,
+    /// The caller cancelled the request.
+    Cancelled,
+    /// A request or response body is larger than the engine accepts.
+    BodyTooLarge,
+    /// An API was misused: a missing (NULL) or unknown handle, text that
+    /// is not UTF-8 where text is required. Bindings return it for what
+    /// their language cannot rule out at compile time.
+    InvalidArgument,
 }
 
 impl ErrorKind {
@@ -51,6 +59,9 @@ impl ErrorKind {
             Self::Transport => "transport",
             Self::Closed => "closed",
             Self::Internal => "internal",
+            Self::Cancelled => "cancelled",
+            Self::BodyTooLarge => "body_too_large",
+            Self::InvalidArgument => "invalid_argument",
         }
     }
 }

@@ -11,6 +11,7 @@
 //! lives in `mesh-tower`.
 
 pub mod config;
+pub mod decide;
 pub mod error;
 pub mod fast_hash;
 pub mod lb;
@@ -24,4 +25,4 @@ pub mod xds;
 
 pub use error::{Error, ErrorKind};
 pub use request::RequestHead;
-pub use snapshot::{MirrorTarget, Picked, Routed, Snapshot, SnapshotHandle};
+pub use snapshot::{MirrorTarget, Picked, RouteRef, Routed, Snapshot, SnapshotHandle};

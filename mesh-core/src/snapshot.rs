@@ -221,6 +221,16 @@ impl Snapshot {
         groups
     }
 
+    /// Each cluster with its live resilience state (retry budget, breaker
+    /// counters, outlier ejections), for metrics and dumps.
+    pub fn cluster_states(&self) -> impl Iterator<Item = (&Arc<Cluster>, &Arc<ClusterResilience>)> {
+        self.config.clusters().filter_map(|cluster| {
+            self.clusters
+                .get(&cluster.name)
+                .map(|state| (cluster, &state.resilience))
+        })
+    }
+
     /// The configuration this snapshot was built from.
     pub fn config(&self) -> &Arc<MeshConfig> {
         &self.config
@@ -237,40 +247,23 @@ impl Snapshot {
         rng: &mut dyn MeshRng,
     ) -> Result<Routed<'s>, Error> {
         let compiled = self.listener_for(request)?;
-        let index = routing::select_route(&compiled.table, request, rng).map_err(|why| {
-            let what = match why {
-                Unrouted::NoVirtualHost => "no virtual host serves",
-                Unrouted::NoRoute => "no route matches",
-            };
-            Error::new(
-                ErrorKind::NoRoute,
-                format!(
-                    "{what} {} {}{} (route table {:?})",
-                    request.method,
-                    request.authority,
-                    request.path,
-                    compiled.table.name()
-                ),
-            )
-        })?;
-        let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
-        let (arm, backend) = routing::choose_backend(&route.action.destination, rng);
-        let arms = &compiled.arms[index.virtual_host][index.route];
-        let mirrors = &arms[arms.len() - route.action.mirrors.len()..];
-        let arm = &arms[arm];
-        // Only a ring needs the hash: skip the work for other policies.
-        let hash = match arm.cluster.lb_policy {
-            LbPolicy::RingHash { .. } => routing::request_hash(&route.action.hash_policy, request),
-            _ => None,
-        };
-        Ok(Routed {
-            route,
-            backend,
-            cluster: &arm.cluster,
-            hash,
-            resilience: &arm.resilience,
-            group: &arm.group,
-            mirrors,
+        let at = route_in(compiled, request, rng)?;
+        Ok(compiled.routed(at))
+    }
+
+    /// Routes `request` as [`Snapshot::route`] does, into a value that
+    /// owns what it points at: for callers that keep a routed request
+    /// across calls (the decide mode of the bindings, `crate::decide`).
+    pub fn route_owned(
+        &self,
+        request: &RequestHead<'_>,
+        rng: &mut dyn MeshRng,
+    ) -> Result<RouteRef, Error> {
+        let compiled = self.listener_for(request)?;
+        let at = route_in(compiled, request, rng)?;
+        Ok(RouteRef {
+            table: compiled.clone(),
+            at,
         })
     }
 
@@ -369,6 +362,88 @@ fn compile_arm(
         cluster,
         group,
         resilience,
+    }
+}
+
+/// Where in a compiled table a request was routed: virtual host, route,
+/// the arm drawn, and the request's hash when its cluster needs one.
+#[derive(Debug, Clone, Copy)]
+struct RouteAt {
+    virtual_host: usize,
+    route: usize,
+    arm: usize,
+    hash: Option<u64>,
+}
+
+/// Selects the route of `request` in `compiled` and draws its backend.
+fn route_in(
+    compiled: &CompiledTable,
+    request: &RequestHead<'_>,
+    rng: &mut dyn MeshRng,
+) -> Result<RouteAt, Error> {
+    let index = routing::select_route(&compiled.table, request, rng).map_err(|why| {
+        let what = match why {
+            Unrouted::NoVirtualHost => "no virtual host serves",
+            Unrouted::NoRoute => "no route matches",
+        };
+        Error::new(
+            ErrorKind::NoRoute,
+            format!(
+                "{what} {} {}{} (route table {:?})",
+                request.method,
+                request.authority,
+                request.path,
+                compiled.table.name()
+            ),
+        )
+    })?;
+    let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
+    let (arm, _) = routing::choose_backend(&route.action.destination, rng);
+    let cluster = &compiled.arms[index.virtual_host][index.route][arm].cluster;
+    // Only a ring needs the hash: skip the work for other policies.
+    let hash = match cluster.lb_policy {
+        LbPolicy::RingHash { .. } => routing::request_hash(&route.action.hash_policy, request),
+        _ => None,
+    };
+    Ok(RouteAt {
+        virtual_host: index.virtual_host,
+        route: index.route,
+        arm,
+        hash,
+    })
+}
+
+impl CompiledTable {
+    fn routed(&self, at: RouteAt) -> Routed<'_> {
+        let route = &self.table.virtual_hosts()[at.virtual_host].routes[at.route];
+        let arms = &self.arms[at.virtual_host][at.route];
+        let mirrors = &arms[arms.len() - route.action.mirrors.len()..];
+        let arm = &arms[at.arm];
+        Routed {
+            route,
+            backend: route.action.destination.backend_at(at.arm),
+            cluster: &arm.cluster,
+            hash: at.hash,
+            resilience: &arm.resilience,
+            group: &arm.group,
+            mirrors,
+        }
+    }
+}
+
+/// A routed request that owns its route table: [`RouteRef::routed`] gives
+/// the same view as [`Snapshot::route`] for as long as the value lives,
+/// whatever snapshot has replaced the one it came from since.
+#[derive(Debug, Clone)]
+pub struct RouteRef {
+    table: Arc<CompiledTable>,
+    at: RouteAt,
+}
+
+impl RouteRef {
+    /// The routed view.
+    pub fn routed(&self) -> Routed<'_> {
+        self.table.routed(self.at)
     }
 }
 

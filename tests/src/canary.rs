@@ -49,6 +49,11 @@ impl CanaryBackends {
 /// A gRPC bootstrap naming `servers` (`host:port`, in priority order),
 /// each with `features`.
 pub fn bootstrap(servers: &[SocketAddr], features: &[&str]) -> Bootstrap {
+    Bootstrap::from_json(&bootstrap_json(servers, features)).expect("a valid bootstrap")
+}
+
+/// The JSON of [`bootstrap`].
+pub fn bootstrap_json(servers: &[SocketAddr], features: &[&str]) -> String {
     let servers: Vec<serde_json::Value> = servers
         .iter()
         .map(|addr| {
@@ -63,7 +68,7 @@ pub fn bootstrap(servers: &[SocketAddr], features: &[&str]) -> Bootstrap {
         "xds_servers": servers,
         "node": {"id": "mesh-tests~127.0.0.1~tests.default", "cluster": "tests"},
     });
-    Bootstrap::from_json(&json.to_string()).expect("a valid bootstrap")
+    json.to_string()
 }
 
 /// Client options subscribing to the scenario's target.

@@ -3,11 +3,13 @@
 //! scriptable xDS control plane ([`control_plane`]) and the Envoy resources
 //! of the canary scenario ([`xds_resources`]) for the xDS client's tests;
 //! and a loopback backend whose failures a test scripts ([`faulty`]) for the
-//! resilience tests.
+//! resilience tests; and the parity scenario every language binding runs
+//! ([`parity`]).
 
 pub mod canary;
 pub mod control_plane;
 pub mod faulty;
+pub mod parity;
 pub mod xds_resources;
 
 use bytes::Bytes;

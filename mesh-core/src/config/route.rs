@@ -230,6 +230,15 @@ impl Destination {
         };
         single.into_iter().chain(split.iter().map(|a| &a.backend))
     }
+
+    /// The backend at `index` of [`Destination::backends`] (the index a
+    /// weighted draw returns).
+    pub(crate) fn backend_at(&self, index: usize) -> &Backend {
+        match self {
+            Self::Backend(b) => b,
+            Self::Weighted(w) => &w.arms[index].backend,
+        }
+    }
 }
 
 /// A validated weighted split: at least one arm, weights summing to a

@@ -21,7 +21,8 @@ pub enum Resource {
 }
 
 impl Resource {
-    const ALL: [Resource; 4] = [
+    /// Every resource, in a stable order.
+    pub const ALL: [Resource; 4] = [
         Self::Connections,
         Self::PendingRequests,
         Self::Requests,

@@ -1,0 +1,107 @@
+//! Responses of execute: status, headers by index, body.
+
+use facade::HttpResponse;
+
+use crate::boundary::{self, call, handle, invalid_argument, lend};
+use crate::error::{mesh_error, mesh_result};
+
+/// A whole response; its bytes are borrowed by the accessors until
+/// `mesh_response_free`.
+#[allow(non_camel_case_types)]
+#[derive(Debug)]
+pub struct mesh_response {
+    inner: HttpResponse,
+}
+
+impl mesh_response {
+    pub(crate) fn new(inner: HttpResponse) -> Self {
+        Self { inner }
+    }
+}
+
+/// The status; 0 for NULL.
+///
+/// # Safety
+/// `response` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_response_status(response: *const mesh_response) -> u16 {
+    // SAFETY: the caller passes NULL or a live response.
+    unsafe { response.as_ref() }.map_or(0, |r| r.inner.status.as_u16())
+}
+
+/// How many headers the response has (a repeated name counts each
+/// value); 0 for NULL.
+///
+/// # Safety
+/// `response` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_response_header_count(response: *const mesh_response) -> usize {
+    // SAFETY: the caller passes NULL or a live response.
+    unsafe { response.as_ref() }.map_or(0, |r| r.inner.headers.len())
+}
+
+/// The header at `index` (in arrival order): its lower-case name and its
+/// value, borrowed until `mesh_response_free`. An index out of range
+/// gives `MESH_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `response` is NULL or live; each out-pointer is NULL or writable;
+/// `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_response_header(
+    response: *const mesh_response,
+    index: usize,
+    name: *mut *const u8,
+    name_len: *mut usize,
+    value: *mut *const u8,
+    value_len: *mut usize,
+    error_out: *mut *mut mesh_error,
+) -> mesh_result {
+    call(error_out, || {
+        // SAFETY: forwarded from the caller.
+        let response = unsafe { handle(response, "response") }?;
+        let (n, v) = response.inner.headers.get(index).ok_or_else(|| {
+            invalid_argument(format!(
+                "header index {index} is out of range (the response has {})",
+                response.inner.headers.len()
+            ))
+        })?;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            lend(n.as_str().as_bytes(), name, name_len);
+            lend(v.as_bytes(), value, value_len);
+        }
+        Ok(())
+    })
+}
+
+/// The body, borrowed until `mesh_response_free` (an empty body: a
+/// non-NULL pointer and 0). Sets NULL and 0 for a NULL response.
+///
+/// # Safety
+/// `response` is NULL or live; each out-pointer is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_response_body(
+    response: *const mesh_response,
+    body: *mut *const u8,
+    body_len: *mut usize,
+) {
+    // SAFETY: the caller passes NULL or a live response.
+    let bytes: &[u8] = unsafe { response.as_ref() }.map_or(&[], |r| &r.inner.body);
+    // SAFETY: forwarded from the caller.
+    unsafe { lend(bytes, body, body_len) };
+    if response.is_null() && !body.is_null() {
+        // SAFETY: writable by contract.
+        unsafe { body.write(std::ptr::null()) };
+    }
+}
+
+/// Frees `response`. NULL is fine.
+///
+/// # Safety
+/// `response` is NULL or live and not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_response_free(response: *mut mesh_response) {
+    // SAFETY: forwarded from the caller.
+    unsafe { boundary::free(response) }
+}

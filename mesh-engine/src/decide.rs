@@ -1,0 +1,166 @@
+//! The decide mode at the engine's edge: a decision with its strings
+//! ready for bindings to hand out, and an outcome built from what a
+//! host's own transport saw.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use mesh_core::decide::{self, Next};
+use mesh_core::resilience::retry::{FailureKind, Outcome as CoreOutcome, Response as Facts};
+use mesh_core::rng::ThreadRng;
+use mesh_core::{Error, ErrorKind};
+
+use crate::metrics::Result as Recorded;
+use crate::request::HttpRequest;
+
+/// Where and how a host sends one attempt of a request: connect to
+/// [`Decision::endpoint`], send with [`Decision::authority`] as `Host`
+/// (or `:authority`) and [`Decision::headers`] set, give up after
+/// [`Decision::timeout`], then report the outcome to
+/// [`crate::Engine::report`]. Dropping it unreported abandons the request.
+#[derive(Debug)]
+pub struct Decision {
+    inner: decide::Decision,
+    endpoint: String,
+    authority: String,
+    cluster: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Decision {
+    pub(crate) fn new(inner: decide::Decision, request: &HttpRequest) -> Self {
+        let authority = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+            .unwrap_or_default();
+        Self::with_authority(inner, authority)
+    }
+
+    fn with_authority(inner: decide::Decision, authority: String) -> Self {
+        Self {
+            endpoint: inner.endpoint().to_string(),
+            cluster: inner.cluster().to_owned(),
+            headers: inner.headers(),
+            authority,
+            inner,
+        }
+    }
+
+    /// The endpoint to connect to, `host:port`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The authority to send (`Host` or `:authority`): the logical
+    /// service, as behind a sidecar.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The cluster the request was routed to.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// How long this attempt may take (`None`: no limit).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.inner.timeout()
+    }
+
+    /// How long to wait before sending this attempt.
+    pub fn delay(&self) -> Duration {
+        self.inner.delay()
+    }
+
+    /// This attempt's number, 1 for the first.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt()
+    }
+
+    /// The most attempts the route allows.
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.max_attempts()
+    }
+
+    /// Headers to set on this attempt's request.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    pub(crate) fn report(self, outcome: &Outcome, now: Instant) -> Result<Option<Self>, Error> {
+        let authority = self.authority;
+        match self.inner.report(&outcome.to_core(), now, &mut ThreadRng)? {
+            Next::Retry(next) => Ok(Some(Self::with_authority(next, authority))),
+            Next::Done => Ok(None),
+        }
+    }
+}
+
+/// How an attempt failed without a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection could be made (refused, connect timeout, TLS
+    /// handshake).
+    Connect,
+    /// The connection or stream was reset after the request went out.
+    Reset,
+    /// The attempt's timeout passed without a response.
+    Timeout,
+    /// HTTP/2 `REFUSED_STREAM`: the server did not process the request.
+    RefusedStream,
+}
+
+/// How a host's attempt went: a response (its status and headers) or a
+/// failure.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A response head arrived.
+    Response {
+        /// Its status.
+        status: u16,
+        /// Its headers (`grpc-status`, `retry-after`,
+        /// `grpc-retry-pushback-ms`, `x-envoy-*` are read).
+        headers: HeaderMap,
+    },
+    /// No response.
+    Failure(Failure),
+}
+
+impl Outcome {
+    /// A response with a status and headers; the status must be a valid
+    /// HTTP status (100-999).
+    pub fn response(status: u16, headers: HeaderMap) -> Result<Self, Error> {
+        if !(100..=999).contains(&status) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("status {status} is not an HTTP status"),
+            ));
+        }
+        Ok(Self::Response { status, headers })
+    }
+
+    fn to_core(&self) -> CoreOutcome {
+        match self {
+            Self::Response { status, headers } => {
+                CoreOutcome::Response(Facts::from_headers(*status, headers, SystemTime::now()))
+            }
+            Self::Failure(failure) => CoreOutcome::Failure(match failure {
+                Failure::Connect => FailureKind::ConnectFailure,
+                Failure::Reset => FailureKind::Reset,
+                Failure::Timeout => FailureKind::Timeout,
+                Failure::RefusedStream => FailureKind::RefusedStream,
+            }),
+        }
+    }
+
+    pub(crate) fn recorded(&self) -> Recorded {
+        match self {
+            Self::Response { status, .. } => Recorded::Status(*status),
+            Self::Failure(Failure::Timeout) => Recorded::Error(ErrorKind::Timeout),
+            Self::Failure(_) => Recorded::Error(ErrorKind::Transport),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The engine: a configuration, the mesh client over it, and the runtime
+//! that drives its connections.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use mesh_core::config::MeshConfig;
+use mesh_core::rng::ThreadRng;
+use mesh_core::source::{self, Format};
+use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
+use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
+use mesh_tower::{MeshClient, Target};
+use tokio::runtime::Runtime;
+
+use crate::cancel::Cancel;
+use crate::decide::{Decision, Outcome};
+use crate::metrics::{Metrics, Mode, Result as Recorded};
+use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource};
+use crate::request::HttpRequest;
+use crate::response::HttpResponse;
+use crate::{dump, runtime};
+
+/// The mesh, embedded: build one per process and share it between
+/// threads (every method takes `&self`).
+#[derive(Debug)]
+pub struct Engine {
+    /// The process that built the engine (see `runtime`).
+    pid: u32,
+    max_body_bytes: usize,
+    snapshots: Arc<SnapshotHandle>,
+    client: MeshClient<Full<Bytes>>,
+    /// Fired by `close`: calls in flight end with `Closed`.
+    shutdown: Cancel,
+    /// `None` once closed. Calls hold the read side while they run, so
+    /// `close` stops the runtime only after they have left.
+    running: RwLock<Option<Running>>,
+    metrics: Metrics,
+}
+
+#[derive(Debug)]
+struct Running {
+    runtime: Runtime,
+    xds: Option<XdsClient>,
+}
+
+impl Engine {
+    /// Builds an engine: starts its runtime and loads its configuration
+    /// (for xDS, waits up to the source's `ready_timeout` for the first).
+    /// Invalid configuration is an [`ErrorKind::ConfigInvalid`] error
+    /// naming the resource and the field.
+    pub fn new(source: ConfigSource, options: EngineOptions) -> Result<Self, Error> {
+        runtime::ensure_blocking_allowed("Engine::new")?;
+        if options.max_body_bytes == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "max_body_bytes must be at least 1",
+            ));
+        }
+        let runtime = runtime::build(options.worker_threads)?;
+        let (snapshots, xds) = match source {
+            ConfigSource::Static { text, format } => {
+                (static_config(&text, format, options.policy.as_ref())?, None)
+            }
+            ConfigSource::StaticFile { path, format } => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::new(
+                        ErrorKind::ConfigInvalid,
+                        format!("configuration file {}: {e}", path.display()),
+                    )
+                })?;
+                (static_config(&text, format, options.policy.as_ref())?, None)
+            }
+            ConfigSource::Xds {
+                bootstrap,
+                targets,
+                ready_timeout,
+            } => {
+                if options.policy.is_some() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        "a policy JSON applies to static configuration only (over xDS the control plane sets policy)",
+                    ));
+                }
+                let xds = start_xds(&runtime, bootstrap.as_deref(), targets)?;
+                if !ready_timeout.is_zero() {
+                    runtime.block_on(xds.ready(ready_timeout));
+                }
+                (xds.snapshots().clone(), Some(xds))
+            }
+        };
+        Ok(Self {
+            pid: runtime::process_id(),
+            max_body_bytes: options.max_body_bytes,
+            client: MeshClient::new(snapshots.clone()),
+            snapshots,
+            shutdown: Cancel::new(),
+            running: RwLock::new(Some(Running { runtime, xds })),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The largest body this engine buffers.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// Sends `request` through the mesh (routing, balancing, retries,
+    /// breakers, outlier detection) and waits for the whole response, on
+    /// the calling thread. Ends early with [`ErrorKind::Cancelled`] when
+    /// `cancel` fires, [`ErrorKind::Timeout`] past the request's timeout,
+    /// [`ErrorKind::Closed`] when the engine closes.
+    pub fn execute(
+        &self,
+        request: &HttpRequest,
+        cancel: Option<&Cancel>,
+    ) -> Result<HttpResponse, Error> {
+        runtime::ensure_blocking_allowed("Engine::execute")?;
+        request.check_body(self.max_body_bytes)?;
+        let running = self.running()?;
+        let Some(running) = running.as_ref() else {
+            return Err(closed());
+        };
+        let result = running.runtime.block_on(self.call(request, cancel));
+        let recorded = match &result {
+            Ok(response) => Recorded::Status(response.status.as_u16()),
+            Err(e) => Recorded::Error(e.kind()),
+        };
+        let cluster = result.as_ref().ok().and_then(|r| r.cluster.as_deref());
+        self.metrics.record(Mode::Execute, cluster, recorded);
+        result
+    }
+
+    async fn call(
+        &self,
+        request: &HttpRequest,
+        cancel: Option<&Cancel>,
+    ) -> Result<HttpResponse, Error> {
+        let exchange = async {
+            let response = self.client.request(request.to_http()).await?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, self.max_body_bytes)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<LengthLimitError>() {
+                        Error::new(
+                            ErrorKind::BodyTooLarge,
+                            format!(
+                                "response body is over the limit of {} bytes",
+                                self.max_body_bytes
+                            ),
+                        )
+                    } else {
+                        Error::new(ErrorKind::Transport, "reading the response body failed")
+                            .with_source(e)
+                    }
+                })?
+                .to_bytes();
+            let target = parts.extensions.get::<Target>();
+            let mut headers = Vec::with_capacity(parts.headers.len());
+            let mut last = None;
+            for (name, value) in parts.headers {
+                // Repeated names come without a name after the first.
+                if let Some(name) = name {
+                    last = Some(name);
+                }
+                if let Some(name) = &last {
+                    headers.push((name.clone(), value));
+                }
+            }
+            Ok(HttpResponse {
+                status: parts.status,
+                headers,
+                body,
+                cluster: target.map(|t| t.cluster().name.to_string()),
+                endpoint: target.map(|t| t.endpoint().endpoint().uri_authority().to_string()),
+            })
+        };
+        let bounded = async {
+            match request.timeout() {
+                None => exchange.await,
+                Some(timeout) => tokio::time::timeout(timeout, exchange)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::new(
+                            ErrorKind::Timeout,
+                            format!("the call's timeout of {timeout:?} elapsed"),
+                        ))
+                    }),
+            }
+        };
+        let cancelled = async {
+            match cancel {
+                Some(cancel) => cancel.fired().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = self.shutdown.fired() => Err(Error::new(
+                ErrorKind::Closed,
+                "the engine closed while the request was in flight",
+            )),
+            () = cancelled => Err(Error::new(ErrorKind::Cancelled, "the caller cancelled the request")),
+            result = bounded => result,
+        }
+    }
+
+    /// Routes `request` and decides its first attempt, for a host that
+    /// sends it itself (see [`Decision`]).
+    pub fn resolve(&self, request: &HttpRequest) -> Result<Decision, Error> {
+        self.ensure_open()?;
+        let snapshot = self.snapshots.load();
+        let head = RequestHead::from_http(request.method(), request.uri(), request.headers());
+        let result = mesh_core::decide::resolve(&snapshot, &head, Instant::now(), &mut ThreadRng)
+            .map(|decision| Decision::new(decision, request));
+        if let Err(e) = &result {
+            self.metrics
+                .record(Mode::Decide, None, Recorded::Error(e.kind()));
+        }
+        result
+    }
+
+    /// Reports how the attempt of `decision` went; returns the next
+    /// attempt's decision, or `None` when `outcome` is the request's
+    /// answer.
+    pub fn report(&self, decision: Decision, outcome: &Outcome) -> Result<Option<Decision>, Error> {
+        self.ensure_open()?;
+        let cluster = decision.cluster().to_owned();
+        let next = decision.report(outcome, Instant::now());
+        match &next {
+            Ok(Some(_)) => self.metrics.record_retry(Mode::Decide, &cluster),
+            Ok(None) => self
+                .metrics
+                .record(Mode::Decide, Some(&cluster), outcome.recorded()),
+            Err(e) => self
+                .metrics
+                .record(Mode::Decide, Some(&cluster), Recorded::Error(e.kind())),
+        }
+        next
+    }
+
+    /// The configuration in force, as JSON: listeners, route tables and
+    /// clusters with their endpoints and ejections, and for xDS the
+    /// client's per-resource status (versions, NACKs, errors).
+    pub fn config_dump(&self) -> Result<String, Error> {
+        let running = self.running()?;
+        let Some(running) = running.as_ref() else {
+            return Err(closed());
+        };
+        let xds = running.xds.as_ref().map(XdsClient::config_dump);
+        Ok(dump::config_dump(&self.snapshots.load(), xds).to_string())
+    }
+
+    /// The engine's metrics in the Prometheus text format.
+    pub fn metrics_text(&self) -> Result<String, Error> {
+        self.ensure_open()?;
+        Ok(self.metrics.render(&self.snapshots.load()))
+    }
+
+    /// Closes the engine: calls in flight end with [`ErrorKind::Closed`],
+    /// the xDS stream and every connection close, the runtime stops, and
+    /// later calls fail with `Closed`. Closing again does nothing.
+    pub fn close(&self) {
+        if runtime::process_id() != self.pid {
+            return;
+        }
+        self.shutdown.fire();
+        let running = self
+            .running
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(running) = running {
+            drop(running.xds);
+            runtime::shut_down(running.runtime);
+        }
+    }
+
+    /// Whether [`Engine::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.shutdown.is_fired()
+    }
+
+    fn ensure_open(&self) -> Result<(), Error> {
+        if runtime::process_id() != self.pid {
+            return Err(runtime::forked());
+        }
+        if self.is_closed() {
+            return Err(closed());
+        }
+        Ok(())
+    }
+
+    /// The running state, read-locked for the duration of a call.
+    fn running(&self) -> Result<RwLockReadGuard<'_, Option<Running>>, Error> {
+        self.ensure_open()?;
+        Ok(self
+            .running
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if runtime::process_id() != self.pid {
+            // A forked child: the runtime's threads are not here to join.
+            let running = self
+                .running
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            std::mem::forget(running);
+            return;
+        }
+        self.close();
+    }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Closed, "the engine is closed")
+}
+
+/// Loads a static configuration, with a policy JSON over one host.
+fn static_config(
+    text: &str,
+    format: ConfigFormat,
+    policy: Option<&PolicySource>,
+) -> Result<Arc<SnapshotHandle>, Error> {
+    let format = match format {
+        ConfigFormat::Auto => Format::detect(text)?,
+        ConfigFormat::Envoy => Format::Envoy,
+        ConfigFormat::Istio => Format::Istio,
+    };
+    let mut builder = match format {
+        Format::Envoy => source::envoy::load(text)?,
+        Format::Istio => source::istio::load(text)?,
+    };
+    if let Some(policy) = policy {
+        source::policy::ServicePolicy::from_json(&policy.json)?
+            .apply(&mut builder, &policy.host)?;
+    }
+    let config: MeshConfig = builder.build()?;
+    Ok(Arc::new(SnapshotHandle::from_config(config)))
+}
+
+/// Starts the xDS client on the engine's runtime.
+fn start_xds(
+    runtime: &Runtime,
+    bootstrap: Option<&str>,
+    targets: Vec<String>,
+) -> Result<XdsClient, Error> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::ConfigInvalid, format!("xDS bootstrap: {e}"))
+    };
+    let bootstrap = match bootstrap {
+        Some(json) => Bootstrap::from_json(json),
+        None => Bootstrap::from_env(),
+    }
+    .map_err(|e| invalid(&e))?;
+    if targets.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "an xDS engine needs at least one target (host:port) to subscribe to",
+        ));
+    }
+    let options = XdsClientOptions {
+        xds: XdsOptions {
+            targets,
+            ..XdsOptions::default()
+        },
+        ..XdsClientOptions::default()
+    };
+    let _entered = runtime.enter();
+    XdsClient::start(&bootstrap, options).map_err(|e| invalid(&e))
+}

@@ -1,0 +1,89 @@
+//! What an engine is built from: where its configuration comes from, and
+//! the few settings of the engine itself.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The formats of a static configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigFormat {
+    /// Envoy v3 resources or Istio YAML, told apart by their top-level
+    /// keys.
+    #[default]
+    Auto,
+    /// Envoy v3 resources (`resources` or `static_resources`), JSON or
+    /// YAML.
+    Envoy,
+    /// Istio `VirtualService`, `DestinationRule` and `ServiceEntry` YAML.
+    Istio,
+}
+
+/// Where an engine's configuration comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A document held in memory.
+    Static {
+        /// The document.
+        text: String,
+        /// Its format.
+        format: ConfigFormat,
+    },
+    /// A document in a file, read once at start.
+    StaticFile {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: ConfigFormat,
+    },
+    /// A control plane, through the gRPC-style xDS bootstrap.
+    Xds {
+        /// The bootstrap JSON; `None` reads `GRPC_XDS_BOOTSTRAP` or
+        /// `GRPC_XDS_BOOTSTRAP_CONFIG`.
+        bootstrap: Option<String>,
+        /// The `host:port` targets (API listeners) to subscribe to.
+        targets: Vec<String>,
+        /// How long [`crate::Engine::new`] waits for a first complete
+        /// configuration (zero: not at all; requests fail with `NoRoute`
+        /// until it comes).
+        ready_timeout: Duration,
+    },
+}
+
+/// The policy JSON (`mesh_core::source::policy`) applied to one host of
+/// a static configuration.
+#[derive(Debug, Clone)]
+pub struct PolicySource {
+    /// The policy document.
+    pub json: String,
+    /// The host whose routes it governs.
+    pub host: String,
+}
+
+/// The engine's own settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Worker threads of the engine's runtime (they drive connections and
+    /// timers; requests run on their callers' threads).
+    pub worker_threads: usize,
+    /// The largest request or response body the engine buffers.
+    pub max_body_bytes: usize,
+    /// A policy JSON for a host of a static configuration.
+    pub policy: Option<PolicySource>,
+}
+
+impl EngineOptions {
+    /// Worker threads unless told otherwise.
+    pub const DEFAULT_WORKER_THREADS: usize = 2;
+    /// The body limit unless told otherwise: 16 MiB.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            worker_threads: Self::DEFAULT_WORKER_THREADS,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            policy: None,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! A response as a binding hands it back: status, headers in arrival
+//! order, the whole body.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+
+/// One buffered response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers, in the order they arrived (indexable, as bindings
+    /// read them one by one).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body, read to its end.
+    pub body: Bytes,
+    /// The cluster that served it.
+    pub cluster: Option<String>,
+    /// The endpoint that served it, `host:port`.
+    pub endpoint: Option<String>,
+}

@@ -1,0 +1,399 @@
+//! The engine facade end to end, as the bindings use it: plain threads
+//! calling a blocking API, real backends on loopback, a real control
+//! plane for the xDS source.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mesh_engine::{
+    Cancel, ConfigFormat, ConfigSource, Engine, EngineOptions, ErrorKind, Failure, HttpRequest,
+    Outcome, PolicySource,
+};
+use mesh_examples::scenario::order_service_yaml;
+use mesh_tests::canary::{self, CanaryBackends, TARGET};
+use mesh_tests::control_plane::ControlPlane;
+use mesh_tests::faulty::{Behavior, FaultyBackend};
+use mesh_tests::parity::with_room_for_retries;
+use mesh_tests::xds_resources::canary_scenario;
+use tokio::runtime::Runtime;
+
+/// Backends run on their own runtime; the engine is called from the
+/// test's thread, outside any runtime, as a binding's caller would.
+struct Scenario {
+    runtime: Runtime,
+    backends: [FaultyBackend; 3],
+}
+
+impl Scenario {
+    fn start(behaviors: [Behavior; 3]) -> Self {
+        let runtime = Runtime::new().expect("a runtime for the backends");
+        let [a, b, c] = behaviors;
+        let backends = runtime.block_on(async {
+            [
+                FaultyBackend::start("v1-a", a).await.unwrap(),
+                FaultyBackend::start("v1-b", b).await.unwrap(),
+                FaultyBackend::start("v2", c).await.unwrap(),
+            ]
+        });
+        Self { runtime, backends }
+    }
+
+    /// The fixture with these ports and a fixed cap of 64 concurrent
+    /// retries (the default budget would refuse some at 8 threads).
+    fn yaml(&self) -> String {
+        with_room_for_retries(&order_service_yaml(
+            self.backends.each_ref().map(|b| b.addr().port()),
+        ))
+    }
+
+    fn engine(&self, options: EngineOptions) -> Engine {
+        Engine::new(
+            ConfigSource::Static {
+                text: self.yaml(),
+                format: ConfigFormat::Istio,
+            },
+            options,
+        )
+        .expect("the scenario loads")
+    }
+}
+
+fn get(url: &str) -> HttpRequest {
+    HttpRequest::new(b"GET", url.as_bytes()).expect("a valid request")
+}
+
+fn canary(url: &str) -> HttpRequest {
+    let mut request = get(url);
+    request.add_header(b"x-canary", b"always").unwrap();
+    request
+}
+
+#[test]
+fn execute_routes_splits_and_masks_failures_from_many_threads() {
+    let scenario = Scenario::start([
+        Behavior::FailEvery {
+            status: 503,
+            fail: 1,
+            of: 5,
+        },
+        Behavior::Ok,
+        Behavior::Ok,
+    ]);
+    let engine = Arc::new(scenario.engine(EngineOptions::default()));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                let mut v2 = 0;
+                for i in 0..100 {
+                    let response = engine
+                        .execute(&get(&format!("http://order-service/orders/{i}")), None)
+                        .expect("every request is answered");
+                    assert_eq!(response.status, 200, "retries mask v1-a's 503s");
+                    v2 += usize::from(&response.body[..] == b"v2");
+                    assert_eq!(
+                        response.cluster.as_deref(),
+                        Some("outbound|80||order-service")
+                    );
+                }
+                v2
+            })
+        })
+        .collect();
+    let v2: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!((100..260).contains(&v2), "{v2} of 800 went to v2 (20 %)");
+    for _ in 0..20 {
+        let response = engine
+            .execute(&canary("http://order-service/"), None)
+            .unwrap();
+        assert_eq!(&response.body[..], b"v2");
+        assert!(
+            response
+                .headers
+                .iter()
+                .any(|(name, value)| name == "x-backend" && value == "v2")
+        );
+    }
+
+    let metrics = engine.metrics_text().unwrap();
+    assert!(
+        metrics.contains(
+            "mesh_engine_requests_total{mode=\"execute\",cluster=\"outbound|80||order-service\",result=\"200\"} 820"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mesh_cluster_endpoints{cluster=\"outbound|80||order-service\"} 3"));
+    let dump: serde_json::Value = serde_json::from_str(&engine.config_dump().unwrap()).unwrap();
+    assert_eq!(
+        dump["clusters"][0]["endpoints"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(dump["listeners"].as_array().unwrap().len(), 1);
+    drop(scenario.runtime);
+}
+
+#[test]
+fn a_call_ends_at_its_timeout_or_when_cancelled() {
+    let scenario = Scenario::start([Behavior::Hang, Behavior::Hang, Behavior::Hang]);
+    let engine = scenario.engine(EngineOptions::default());
+
+    let mut request = get("http://order-service/slow");
+    request.set_timeout(Some(Duration::from_millis(100)));
+    let started = Instant::now();
+    let error = engine.execute(&request, None).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "the call's own timeout ended it"
+    );
+
+    let cancel = Cancel::new();
+    let firing = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            cancel.fire();
+        })
+    };
+    let started = Instant::now();
+    let error = engine
+        .execute(&get("http://order-service/slow"), Some(&cancel))
+        .unwrap_err();
+    firing.join().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+    assert!(started.elapsed() < Duration::from_millis(700));
+    drop(scenario.runtime);
+}
+
+#[test]
+fn closing_ends_calls_in_flight_and_refuses_later_ones() {
+    let scenario = Scenario::start([Behavior::Hang, Behavior::Hang, Behavior::Hang]);
+    let engine = Arc::new(scenario.engine(EngineOptions::default()));
+    let in_flight = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.execute(&get("http://order-service/"), None))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    engine.close();
+    let error = in_flight.join().unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Closed, "{error}");
+    assert_eq!(
+        engine
+            .execute(&get("http://order-service/"), None)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Closed
+    );
+    assert_eq!(engine.config_dump().unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        engine
+            .resolve(&get("http://order-service/"))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Closed
+    );
+    engine.close();
+    drop(scenario.runtime);
+}
+
+#[test]
+fn bodies_over_the_limit_are_refused_both_ways() {
+    let scenario = Scenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions {
+        max_body_bytes: 3,
+        ..EngineOptions::default()
+    });
+    let mut request = HttpRequest::new(b"POST", b"http://order-service/orders").unwrap();
+    request.set_body(bytes::Bytes::from_static(b"four"));
+    assert_eq!(
+        engine.execute(&request, None).unwrap_err().kind(),
+        ErrorKind::BodyTooLarge
+    );
+    // Every backend answers with its name: at least 2 bytes, "v2".
+    let error = engine.execute(&get("http://order-service/"), None);
+    match error {
+        Ok(response) => assert_eq!(&response.body[..], b"v2"),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::BodyTooLarge, "{e}"),
+    }
+    let answered_by_v1 = (0..20)
+        .filter_map(|_| engine.execute(&get("http://order-service/"), None).err())
+        .next()
+        .expect("a v1 answer (4 bytes) is over the limit");
+    assert_eq!(answered_by_v1.kind(), ErrorKind::BodyTooLarge);
+    drop(scenario.runtime);
+}
+
+#[test]
+fn decide_mode_retries_a_host_failure_on_another_endpoint() {
+    let scenario = Scenario::start([Behavior::Status(503), Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions::default());
+    let v1_a = scenario.backends[0].addr().to_string();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    // The host's own transport: hyper, with the decision's endpoint and
+    // authority.
+    let send = |decision: &mesh_engine::Decision| -> u16 {
+        let request = http::Request::get(format!("http://{}/orders/1", decision.endpoint()))
+            .header("host", decision.authority())
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        scenario
+            .runtime
+            .block_on(client.request(request))
+            .expect("the endpoint answers")
+            .status()
+            .as_u16()
+    };
+    let mut retried = 0;
+    for _ in 0..40 {
+        let mut decision = engine
+            .resolve(&get("http://order-service/orders/1"))
+            .unwrap();
+        assert_eq!(decision.authority(), "order-service");
+        loop {
+            let status = send(&decision);
+            let outcome = Outcome::response(status, http::HeaderMap::new()).unwrap();
+            let failed_on = decision.endpoint().to_owned();
+            match engine.report(decision, &outcome).unwrap() {
+                Some(next) => {
+                    assert_eq!(failed_on, v1_a, "only v1-a fails");
+                    assert_ne!(next.endpoint(), v1_a, "the retry avoids it");
+                    assert_eq!(next.attempt(), 2);
+                    retried += 1;
+                    decision = next;
+                }
+                None => {
+                    assert_eq!(status, 200);
+                    break;
+                }
+            }
+        }
+    }
+    assert!(retried > 0, "some first attempts went to v1-a");
+    let metrics = engine.metrics_text().unwrap();
+    assert!(metrics.contains(&format!(
+        "mesh_engine_retries_total{{mode=\"decide\",cluster=\"outbound|80||order-service\"}} {retried}"
+    )), "{metrics}");
+
+    // A connection failure is reported as such, and retried too.
+    let decision = engine.resolve(&get("http://order-service/")).unwrap();
+    assert!(
+        engine
+            .report(decision, &Outcome::Failure(Failure::Connect))
+            .unwrap()
+            .is_some()
+    );
+    drop(scenario.runtime);
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_the_field_named() {
+    let refused = |source: ConfigSource, options: EngineOptions| {
+        Engine::new(source, options).expect_err("refused")
+    };
+    let bad_weight = order_service_yaml([1, 2, 3]).replace("weight: 80", "weight: -80");
+    let error = refused(
+        ConfigSource::Static {
+            text: bad_weight,
+            format: ConfigFormat::Auto,
+        },
+        EngineOptions::default(),
+    );
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+    assert!(error.message().contains("weight"), "{error}");
+
+    let error = refused(
+        ConfigSource::Static {
+            text: order_service_yaml([1, 2, 3]),
+            format: ConfigFormat::Auto,
+        },
+        EngineOptions {
+            policy: Some(PolicySource {
+                json: r#"{"service_timeout_ms": 800, "max_retries": 3, "backoff_strategy": "sideways", "jitter_enabled": true}"#.into(),
+                host: "order-service".into(),
+            }),
+            ..EngineOptions::default()
+        },
+    );
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+    assert!(error.message().contains("backoff_strategy"), "{error}");
+
+    let error = refused(
+        ConfigSource::StaticFile {
+            path: "/nonexistent/mesh.yaml".into(),
+            format: ConfigFormat::Auto,
+        },
+        EngineOptions::default(),
+    );
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+
+    let error = refused(
+        ConfigSource::Xds {
+            bootstrap: Some("{}".into()),
+            targets: vec![TARGET.into()],
+            ready_timeout: Duration::ZERO,
+        },
+        EngineOptions::default(),
+    );
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+
+    let error = refused(
+        ConfigSource::Static {
+            text: order_service_yaml([1, 2, 3]),
+            format: ConfigFormat::Auto,
+        },
+        EngineOptions {
+            max_body_bytes: 0,
+            ..EngineOptions::default()
+        },
+    );
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn an_engine_over_xds_serves_what_the_control_plane_sends() {
+    let runtime = Runtime::new().unwrap();
+    let (backends, cp) = runtime.block_on(async {
+        let backends = CanaryBackends::start().await;
+        let cp = ControlPlane::start().await;
+        cp.set_all(canary_scenario(
+            TARGET,
+            &backends.v1_addrs(),
+            &backends.v2_addrs(),
+            (0, 100),
+        ));
+        (backends, cp)
+    });
+    let engine = Engine::new(
+        ConfigSource::Xds {
+            bootstrap: Some(canary::bootstrap_json(&[cp.addr()], &["xds_v3"])),
+            targets: vec![TARGET.into()],
+            ready_timeout: Duration::from_secs(10),
+        },
+        EngineOptions::default(),
+    )
+    .expect("the engine starts");
+    for _ in 0..10 {
+        let response = engine.execute(&get("http://order-service/"), None).unwrap();
+        assert_eq!(&response.body[..], b"v2");
+    }
+    let dump: serde_json::Value = serde_json::from_str(&engine.config_dump().unwrap()).unwrap();
+    assert!(
+        dump["xds"].is_object(),
+        "the xDS client's status is in the dump"
+    );
+    engine.close();
+    drop((backends, cp));
+}
+
+#[test]
+fn execute_refuses_to_block_inside_an_async_runtime() {
+    let scenario = Scenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions::default());
+    let error = scenario
+        .runtime
+        .block_on(async { engine.execute(&get("http://order-service/"), None) })
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+    engine.close();
+}
