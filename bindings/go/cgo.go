@@ -13,6 +13,7 @@ package mesh
 import "C"
 
 import (
+	"bytes"
 	"net/http"
 	"net/textproto"
 	"unsafe"
@@ -46,11 +47,12 @@ func goString(p *C.uint8_t, n C.size_t) string {
 }
 
 // goBytes copies borrowed engine memory into a new slice (see goString).
+// Unlike C.GoBytes it takes any length, as bodies may exceed an int32.
 func goBytes(p *C.uint8_t, n C.size_t) []byte {
 	if n == 0 {
 		return []byte{}
 	}
-	return C.GoBytes(unsafe.Pointer(p), C.int(n))
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
 }
 
 // resultError turns a result code and its mesh_error into a Go error

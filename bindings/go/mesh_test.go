@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,35 @@ func TestConfigDumpAndMetrics(t *testing.T) {
 	if !bytes.Contains(metrics, []byte("# TYPE")) {
 		t.Errorf("the metrics are not Prometheus text:\n%s", metrics)
 	}
+}
+
+// An xDS engine subscribes to its targets; with ReadyTimeout(0) New does
+// not wait for the (here unreachable, loopback) control plane.
+func TestXDSOptionsReachTheEngine(t *testing.T) {
+	const bootstrap = `{"xds_servers": [{"server_uri": "127.0.0.1:1", "channel_creds": [{"type": "insecure"}]}],
+		"node": {"id": "go-binding-test"}}`
+	m := newMesh(t, mesh.Bootstrap(bootstrap), mesh.Targets("order-service:80"), mesh.ReadyTimeout(0))
+	dump, err := m.ConfigDump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(dump, []byte(`"name":"order-service:80"`)) {
+		t.Errorf("the config dump does not list the target order-service:80:\n%s", dump)
+	}
+	if _, err := m.RoundTrip(mustRequest(t, "http://order-service/")); !errors.Is(err, mesh.ErrNoRoute) {
+		t.Errorf("before any configuration: err = %v, want ErrNoRoute", err)
+	}
+
+	if _, err := mesh.New(mesh.Bootstrap(bootstrap), mesh.ReadyTimeout(0)); !errors.Is(err, mesh.ErrInvalidArgument) {
+		t.Errorf("no target: err = %v, want ErrInvalidArgument", err)
+	}
+	t.Setenv("GRPC_XDS_BOOTSTRAP", "")
+	t.Setenv("GRPC_XDS_BOOTSTRAP_CONFIG", "")
+	if _, err := mesh.New(mesh.Bootstrap(""), mesh.Targets("order-service:80")); !errors.Is(err, mesh.ErrConfigInvalid) {
+		t.Errorf("no bootstrap anywhere: err = %v, want ErrConfigInvalid", err)
+	}
+	t.Setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap)
+	newMesh(t, mesh.Bootstrap(""), mesh.Targets("order-service:80"), mesh.ReadyTimeout(0))
 }
 
 // A Mesh dropped without Close is freed by its cleanup: the engine's

@@ -87,6 +87,7 @@ func TestInvalidHeadersAreInvalidRequests(t *testing.T) {
 	for name, header := range map[string]http.Header{
 		"CR LF in a value":  {"X-Injected": {"a\r\nX-Evil: 1"}},
 		"LF in a value":     {"X-Injected": {"a\nb"}},
+		"NUL in a value":    {"X-Injected": {"a\x00b"}},
 		"space in a name":   {"Bad Name": {"v"}},
 		"colon in a name":   {"Bad:Name": {"v"}},
 		"empty name":        {"": {"v"}},

@@ -33,16 +33,18 @@ func (m *Mesh) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, contextEndedError(err)
 	}
+	// Read the body before taking the engine: a slow upload must not hold
+	// up Close, which waits for the calls using the engine.
+	body, err := readBody(req)
+	if err != nil {
+		return nil, err
+	}
 	engine, err := m.acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer m.release()
 
-	body, err := readBody(req)
-	if err != nil {
-		return nil, err
-	}
 	deadline, hasDeadline := ctx.Deadline()
 	var timeoutMillis uint64
 	if hasDeadline {

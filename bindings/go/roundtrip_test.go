@@ -152,6 +152,40 @@ func TestRoundTripConvertsRequestAndResponse(t *testing.T) {
 	}
 }
 
+// Headers net/http takes from the request's fields are taken from them
+// here too: a stale Content-Length in Header does not truncate the body,
+// and a URL's user info becomes Authorization, not part of the authority.
+func TestRoundTripFollowsNetHTTPRequestFields(t *testing.T) {
+	type seen struct{ Body, Authorization string }
+	echoing := func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		json.NewEncoder(w).Encode(seen{string(body), r.Header.Get("Authorization")})
+	}
+	s := startOrderService(t, echoing, echoing, echoing)
+
+	req, _ := http.NewRequest(http.MethodPost, "http://order-service/orders", strings.NewReader("abc"))
+	req.Header["Content-Length"] = []string{"1"}
+	req.Header["transfer-encoding"] = []string{"chunked"}
+	var got seen
+	if err := getJSON(s.client, req, &got); err != nil || got.Body != "abc" {
+		t.Errorf("with a stale Content-Length header the backend saw %+v (%v), want the body abc", got, err)
+	}
+
+	req, _ = http.NewRequest(http.MethodGet, "http://alice:secret@order-service/orders", nil)
+	if err := getJSON(s.client, req, &got); err != nil || !strings.HasPrefix(got.Authorization, "Basic ") {
+		t.Errorf("with user info in the URL the backend saw %+v (%v), want basic authorization", got, err)
+	}
+}
+
+func getJSON(client *http.Client, req *http.Request, v any) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
 // TestRoundTripClosesRequestBody checks the RoundTripper contract: the
 // body is closed, on success and on failure.
 func TestRoundTripClosesRequestBody(t *testing.T) {

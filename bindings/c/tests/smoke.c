@@ -503,10 +503,24 @@ static void test_close_and_free(void) {
   check_result("execute after close", execute(engine, request, NULL, &response, &error), MESH_RESULT_CLOSED, &error);
   check_result("mesh_engine_free after close", mesh_engine_free(engine), MESH_RESULT_OK, NULL);
 
+  /* Decisions outlive their engine: reporting one after the free fails
+   * (and still takes it), freeing one is fine. */
   engine = new_engine(0);
+  mesh_decision *reported = NULL, *abandoned = NULL;
+  check_result("resolve before free", mesh_engine_resolve(engine, request, &reported, &error), MESH_RESULT_OK, &error);
+  check_result("resolve before free", mesh_engine_resolve(engine, request, &abandoned, &error), MESH_RESULT_OK,
+               &error);
   check_result("mesh_engine_free", mesh_engine_free(engine), MESH_RESULT_OK, NULL);
   check_result("mesh_engine_free twice", mesh_engine_free(engine), MESH_RESULT_INVALID_ARGUMENT, NULL);
   check_result("execute after free", execute(engine, request, NULL, &response, &error), MESH_RESULT_CLOSED, &error);
+  mesh_outcome *outcome = mesh_outcome_new(200, MESH_FAILURE_NONE);
+  mesh_decision *next = NULL;
+  check_result("report after free", mesh_engine_report(engine, reported, outcome, &next, &error), MESH_RESULT_CLOSED,
+               &error);
+  check(next == NULL, "no next decision after free");
+  mesh_outcome_free(outcome);
+  mesh_decision_free(abandoned);
+  check(1, "a decision is freed after its engine");
   mesh_decision *decision = NULL;
   check_result("resolve after free", mesh_engine_resolve(engine, request, &decision, &error), MESH_RESULT_CLOSED,
                &error);
