@@ -33,11 +33,15 @@ command -v go >/dev/null 2>&1 || fail "go is not installed (https://go.dev/dl/)"
 
 work="$(mktemp -d)"
 backend_pid=""
-cleanup() {
+stop_backend() {
   if [ -n "$backend_pid" ]; then
     kill "$backend_pid" 2>/dev/null || true
     wait "$backend_pid" 2>/dev/null || true
+    backend_pid=""
   fi
+}
+cleanup() {
+  stop_backend
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,6 +69,7 @@ esac
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
   "$work/smoke" "$backend_addr"
+stop_backend # only the smoke test needs it
 
 echo "== Go binding"
 cd "$repo/bindings/go"

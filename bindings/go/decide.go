@@ -23,10 +23,10 @@ import (
 // engine counts the attempt as in flight (load balancing, circuit
 // breakers and retry budgets depend on it).
 type Decision struct {
-	Endpoint    string // "127.0.0.1:8080": the address to connect to
-	Authority   string // the Host (HTTP/1.1) or :authority (HTTP/2) to send
-	Cluster     string // the cluster the endpoint belongs to, for logs and metrics
-	Timeout     time.Duration
+	Endpoint    string        // "127.0.0.1:8080": the address to connect to
+	Authority   string        // the Host (HTTP/1.1) or :authority (HTTP/2) to send
+	Cluster     string        // the cluster the endpoint belongs to, for logs and metrics
+	Timeout     time.Duration // this attempt's deadline once sent; 0 = none
 	Delay       time.Duration // backoff to wait before sending (0 for a first attempt)
 	Attempt     int           // 1 for the first attempt
 	MaxAttempts int           // 1 + the route's retries
