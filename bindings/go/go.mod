@@ -1,0 +1,3 @@
+module example.invalid/mesh/bindings/go
+
+go 1.24
