@@ -2,7 +2,9 @@
 # Every check CI runs, on a fresh machine: installs what it needs (Rust
 # toolchain components, crates, Go modules for the go-control-plane interop
 # server, which the interop test builds with scripts/interop.sh) and runs
-# format, lint, tests, bench build.
+# format, lint, tests, bench build, the C ABI under AddressSanitizer, the Go
+# binding's tests under the race detector, and the cross-language parity
+# scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +13,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 if ! command -v go >/dev/null 2>&1; then
-  echo "go is missing: the xDS interop test builds a go-control-plane server (https://go.dev/dl/)" >&2
+  echo "go is missing: the xDS interop test and the Go binding need it (https://go.dev/dl/)" >&2
+  exit 1
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+  echo "gcc is missing: the C ABI's smoke test is a C program (apt-get install gcc)" >&2
   exit 1
 fi
 if command -v rustup >/dev/null 2>&1; then
@@ -26,10 +32,20 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== cargo test"
 cargo test --workspace --locked
+target="${CARGO_TARGET_DIR:-target}"
+echo "== the C ABI (smoke test under ASan/UBSan) and the Go binding (vet, test -race)"
+cargo build --locked -p mesh-c
+MESH_LIB_DIR="$target/debug" bash scripts/bindings.sh
+echo "== parity scenario: Rust and Go against the same backends"
+libdir=$(mktemp -d)
+cp "$target/debug/libmesh.a" "$libdir/"
+CGO_LDFLAGS="-L$libdir" "$target/debug/parity" --go bindings/go
+rm -rf "$libdir"
 echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run
 echo "== benchmark harness, smoke iteration (no timing assertions)"
 bash scripts/bench.sh --smoke
+bash scripts/bench-bindings.sh --smoke
 echo "== examples (built by cargo test above)"
 "${CARGO_TARGET_DIR:-target}/debug/examples/quickstart" --requests 200
 "${CARGO_TARGET_DIR:-target}/debug/examples/grpc"

@@ -5,13 +5,13 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
 use mesh_core::source::{self, Format};
 use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
-use mesh_tower::{MeshClient, Target};
+use mesh_tower::MeshClient;
 use tokio::runtime::Runtime;
 
 use crate::cancel::Cancel;
@@ -20,6 +20,7 @@ use crate::metrics::{Metrics, Mode, Result as Recorded};
 use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
+use crate::exchange::{self, Limits};
 use crate::{dump, runtime};
 
 /// The mesh, embedded: build one per process and share it between
@@ -107,8 +108,8 @@ impl Engine {
     }
 
     /// Sends `request` through the mesh (routing, balancing, retries,
-    /// breakers, outlier detection) and waits for the whole response, on
-    /// the calling thread. Ends early with [`ErrorKind::Cancelled`] when
+    /// breakers, outlier detection) and blocks the calling thread until
+    /// the whole response. Ends early with [`ErrorKind::Cancelled`] when
     /// `cancel` fires, [`ErrorKind::Timeout`] past the request's timeout,
     /// [`ErrorKind::Closed`] when the engine closes.
     pub fn execute(
@@ -122,7 +123,29 @@ impl Engine {
         let Some(running) = running.as_ref() else {
             return Err(closed());
         };
-        let result = running.runtime.block_on(self.call(request, cancel));
+        // The whole exchange runs as one task on the runtime: its wake-ups
+        // (the connection task answering, the body arriving) stay on one
+        // worker, and only the result crosses back to this thread.
+        let exchange = exchange::run(
+            self.client.clone(),
+            request.to_http(),
+            Limits {
+                timeout: request.timeout(),
+                max_body_bytes: self.max_body_bytes,
+            },
+            self.shutdown.clone(),
+            cancel.cloned(),
+        );
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        running.runtime.spawn(async move {
+            let _ = sender.send(exchange.await);
+        });
+        let result = receiver.blocking_recv().unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Closed,
+                "the engine closed while the request was in flight",
+            ))
+        });
         let recorded = match &result {
             Ok(response) => Recorded::Status(response.status.as_u16()),
             Err(e) => Recorded::Error(e.kind()),
@@ -130,82 +153,6 @@ impl Engine {
         let cluster = result.as_ref().ok().and_then(|r| r.cluster.as_deref());
         self.metrics.record(Mode::Execute, cluster, recorded);
         result
-    }
-
-    async fn call(
-        &self,
-        request: &HttpRequest,
-        cancel: Option<&Cancel>,
-    ) -> Result<HttpResponse, Error> {
-        let exchange = async {
-            let response = self.client.request(request.to_http()).await?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, self.max_body_bytes)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<LengthLimitError>() {
-                        Error::new(
-                            ErrorKind::BodyTooLarge,
-                            format!(
-                                "response body is over the limit of {} bytes",
-                                self.max_body_bytes
-                            ),
-                        )
-                    } else {
-                        Error::new(ErrorKind::Transport, "reading the response body failed")
-                            .with_source(e)
-                    }
-                })?
-                .to_bytes();
-            let target = parts.extensions.get::<Target>();
-            let mut headers = Vec::with_capacity(parts.headers.len());
-            let mut last = None;
-            for (name, value) in parts.headers {
-                // Repeated names come without a name after the first.
-                if let Some(name) = name {
-                    last = Some(name);
-                }
-                if let Some(name) = &last {
-                    headers.push((name.clone(), value));
-                }
-            }
-            Ok(HttpResponse {
-                status: parts.status,
-                headers,
-                body,
-                cluster: target.map(|t| t.cluster().name.to_string()),
-                endpoint: target.map(|t| t.endpoint().endpoint().uri_authority().to_string()),
-            })
-        };
-        let bounded = async {
-            match request.timeout() {
-                None => exchange.await,
-                Some(timeout) => tokio::time::timeout(timeout, exchange)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Error::new(
-                            ErrorKind::Timeout,
-                            format!("the call's timeout of {timeout:?} elapsed"),
-                        ))
-                    }),
-            }
-        };
-        let cancelled = async {
-            match cancel {
-                Some(cancel) => cancel.fired().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            () = self.shutdown.fired() => Err(Error::new(
-                ErrorKind::Closed,
-                "the engine closed while the request was in flight",
-            )),
-            () = cancelled => Err(Error::new(ErrorKind::Cancelled, "the caller cancelled the request")),
-            result = bounded => result,
-        }
     }
 
     /// Routes `request` and decides its first attempt, for a host that

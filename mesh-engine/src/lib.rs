@@ -30,6 +30,7 @@ mod cancel;
 mod decide;
 mod dump;
 mod engine;
+mod exchange;
 mod metrics;
 mod options;
 mod request;

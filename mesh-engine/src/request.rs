@@ -43,9 +43,25 @@ impl HttpRequest {
         let uri: Uri = url
             .parse()
             .map_err(|e| invalid(format!("URL {url:?} is invalid: {e}")))?;
-        if uri.scheme().is_none() || uri.authority().is_none() {
+        let Some(authority) = uri.authority() else {
             return Err(invalid(format!(
-                "URL {url:?} is not absolute (scheme://host[:port]/path)"
+                "URL {url:?} is not absolute (http://host[:port]/path)"
+            )));
+        };
+        // Named without the URL: it would show the credentials.
+        if authority.as_str().contains('@') {
+            return Err(invalid(
+                "the URL carries credentials (user:password@); send them in an Authorization header"
+                    .to_owned(),
+            ));
+        }
+        // As behind a sidecar, the application speaks plain HTTP to the
+        // mesh and each cluster's settings decide whether the hop to the
+        // endpoint is TLS: an `https://` URL would promise what the URL
+        // cannot decide.
+        if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+            return Err(invalid(format!(
+                "URL {url:?}: only http:// URLs are sent through the mesh (TLS to the endpoint is the cluster's setting)"
             )));
         }
         Ok(Self {
@@ -57,7 +73,10 @@ impl HttpRequest {
         })
     }
 
-    /// Adds a header (repeated names add values).
+    /// Adds a header (repeated names add values). `content-length` and
+    /// `transfer-encoding` are refused: the engine frames the body it
+    /// holds itself, and a length that disagrees with it would truncate
+    /// the request or stall it.
     pub fn add_header(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
         let header = HeaderName::from_bytes(name).map_err(|_| {
             invalid(format!(
@@ -65,6 +84,11 @@ impl HttpRequest {
                 String::from_utf8_lossy(name)
             ))
         })?;
+        if header == http::header::CONTENT_LENGTH || header == http::header::TRANSFER_ENCODING {
+            return Err(invalid(format!(
+                "header {header:?} is set by the engine from the body; leave it out"
+            )));
+        }
         let value = HeaderValue::from_bytes(value).map_err(|_| {
             invalid(format!(
                 "header {header:?}: the value contains a control character (CR, LF or NUL)"

@@ -286,6 +286,12 @@ pub unsafe extern "C" fn mesh_outcome_free(outcome: *mut mesh_outcome) {
 }
 
 fn to_outcome(outcome: &mesh_outcome) -> Result<Outcome, facade::Error> {
+    if outcome.failure != 0 && outcome.status != 0 {
+        return Err(invalid_argument(format!(
+            "an outcome is a status or a failure: status {} with failure {}",
+            outcome.status, outcome.failure
+        )));
+    }
     let failure = match outcome.failure {
         0 => return Outcome::response(outcome.status, outcome.headers.clone()),
         1 => Failure::Connect,

@@ -40,17 +40,20 @@ pub(crate) fn get(handle: *const mesh_engine) -> Result<Arc<Engine>, Error> {
     if handle.is_null() {
         return Err(invalid_argument("engine is NULL"));
     }
-    ENGINES
+    let id = handle.addr();
+    let found = ENGINES
         .read()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&handle.addr())
-        .cloned()
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::Closed,
-                "the engine handle was freed (or never came from mesh_engine_new_*)",
-            )
-        })
+        .get(&id)
+        .cloned();
+    found.ok_or_else(|| {
+        // Ids are never reused: one below the next is an engine freed.
+        if id < NEXT_ID.load(Ordering::Relaxed) {
+            Error::new(ErrorKind::Closed, "the engine was freed")
+        } else {
+            invalid_argument("the engine handle never came from mesh_engine_new_*")
+        }
+    })
 }
 
 /// Unregisters `handle`, returning its engine if it was registered.

@@ -236,6 +236,26 @@ static void test_request_errors(mesh_engine *engine) {
   }
   check_result("a relative URL", rc, MESH_RESULT_INVALID_REQUEST, &error);
   mesh_request_free(request);
+
+  /* TLS to an endpoint is the cluster's setting, not the URL's. */
+  request = NULL;
+  rc = mesh_request_new(STR("GET"), STR("https://smoke-service/"), &request, &error);
+  check_result("an https:// URL", rc, MESH_RESULT_INVALID_REQUEST, &error);
+  check(request == NULL, "no request from an https:// URL");
+
+  rc = mesh_request_new(STR("GET"), STR("http://user:secret@smoke-service/"), &request, &error);
+  check(error != NULL && strstr(mesh_error_message(error), "secret") == NULL,
+        "the error does not repeat the URL's password");
+  check_result("credentials in the URL", rc, MESH_RESULT_INVALID_REQUEST, &error);
+
+  /* The engine frames the body: a caller's length could truncate it. */
+  request = new_request("POST", "http://smoke-service/");
+  check_result("a content-length header", mesh_request_add_header(request, STR("Content-Length"), STR("1"), &error),
+               MESH_RESULT_INVALID_REQUEST, &error);
+  check_result("a transfer-encoding header",
+               mesh_request_add_header(request, STR("transfer-encoding"), STR("chunked"), &error),
+               MESH_RESULT_INVALID_REQUEST, &error);
+  mesh_request_free(request);
 }
 
 static void test_body_too_large(void) {
@@ -352,6 +372,17 @@ static void test_decision(mesh_engine *engine, const char *backend) {
   check_result("report a 200", mesh_engine_report(engine, next, outcome, &last, &error), MESH_RESULT_OK, &error);
   mesh_outcome_free(outcome);
   check(last == NULL, "a 200 ends the request");
+
+  /* An outcome is a status or a failure, not both. */
+  request = new_request("GET", "http://smoke-service/");
+  check_result("resolve for a bad outcome", mesh_engine_resolve(engine, request, &decision, &error), MESH_RESULT_OK,
+               &error);
+  mesh_request_free(request);
+  outcome = mesh_outcome_new(200, MESH_FAILURE_CONNECT);
+  check_result("report a status with a failure", mesh_engine_report(engine, decision, outcome, &last, &error),
+               MESH_RESULT_INVALID_ARGUMENT, &error);
+  mesh_outcome_free(outcome);
+  check(last == NULL, "no next decision from a bad outcome");
 
   /* An abandoned decision is simply freed. */
   request = new_request("GET", "http://smoke-service/");
@@ -527,6 +558,12 @@ static void test_close_and_free(void) {
   mesh_bytes *bytes = NULL;
   check_result("config dump after free", mesh_engine_config_dump(engine, &bytes, &error), MESH_RESULT_CLOSED, &error);
   check_result("close after free", mesh_engine_close(engine, &error), MESH_RESULT_CLOSED, &error);
+
+  /* A handle that never came from the library is a misuse, not a crash. */
+  mesh_engine *foreign = (mesh_engine *)(uintptr_t)0xdeadbeef;
+  check_result("execute with a foreign handle", execute(foreign, request, NULL, &response, &error),
+               MESH_RESULT_INVALID_ARGUMENT, &error);
+  check_result("free a foreign handle", mesh_engine_free(foreign), MESH_RESULT_INVALID_ARGUMENT, NULL);
   mesh_request_free(request);
 }
 
