@@ -10,7 +10,8 @@
 #   bash scripts/bench.sh --xds-only     # the xDS scale run alone (1 000 and 5 000 clusters), prints only
 #
 # With valgrind installed, a table of instructions per request
-# (scripts/instructions.sh) is appended.
+# (scripts/instructions.sh) is appended; with Go, the bindings' table
+# (scripts/bench-bindings.sh).
 #
 # Other arguments go to the harness (e.g. --reps 3, --no-scale). The proxies
 # come from Debian's packages: installed when missing and running as root,
@@ -124,5 +125,11 @@ else
     } >>BENCHMARKS.md
   else
     echo "== valgrind missing: no instructions-per-request table"
+  fi
+  if command -v go >/dev/null 2>&1; then
+    echo "== the bindings: Rust's blocking entry and Go's, against one backend"
+    bash scripts/bench-bindings.sh --out BENCHMARKS.md
+  else
+    echo "== go missing: no bindings table"
   fi
 fi

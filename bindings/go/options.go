@@ -79,8 +79,9 @@ func ReadyTimeout(d time.Duration) Option {
 	return func(s *settings) { s.readyTimeout = &d }
 }
 
-// WorkerThreads is the size of the engine's I/O thread pool (0 = the
-// engine's default).
+// WorkerThreads is the number of threads of the engine's own runtime,
+// which runs the xDS client (0 = the engine's default, 1). Requests run on
+// the threads that send them.
 func WorkerThreads(n int) Option {
 	return func(s *settings) { s.workerThreads = &n }
 }

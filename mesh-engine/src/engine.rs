@@ -16,11 +16,12 @@ use tokio::runtime::Runtime;
 
 use crate::cancel::Cancel;
 use crate::decide::{Decision, Outcome};
+use crate::driver::RequestRuntime;
+use crate::exchange::{self, Limits};
 use crate::metrics::{Metrics, Mode, Result as Recorded};
 use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::exchange::{self, Limits};
 use crate::{dump, runtime};
 
 /// The mesh, embedded: build one per process and share it between
@@ -42,6 +43,9 @@ pub struct Engine {
 
 #[derive(Debug)]
 struct Running {
+    /// Where requests run, driven by their callers.
+    requests: RequestRuntime,
+    /// Where the xDS client runs.
     runtime: Runtime,
     xds: Option<XdsClient>,
 }
@@ -97,7 +101,11 @@ impl Engine {
             client: MeshClient::new(snapshots.clone()),
             snapshots,
             shutdown: Cancel::new(),
-            running: RwLock::new(Some(Running { runtime, xds })),
+            running: RwLock::new(Some(Running {
+                requests: RequestRuntime::start()?,
+                runtime,
+                xds,
+            })),
             metrics: Metrics::default(),
         })
     }
@@ -123,9 +131,6 @@ impl Engine {
         let Some(running) = running.as_ref() else {
             return Err(closed());
         };
-        // The whole exchange runs as one task on the runtime: its wake-ups
-        // (the connection task answering, the body arriving) stay on one
-        // worker, and only the result crosses back to this thread.
         let exchange = exchange::run(
             self.client.clone(),
             request.to_http(),
@@ -136,16 +141,8 @@ impl Engine {
             self.shutdown.clone(),
             cancel.cloned(),
         );
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        running.runtime.spawn(async move {
-            let _ = sender.send(exchange.await);
-        });
-        let result = receiver.blocking_recv().unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Closed,
-                "the engine closed while the request was in flight",
-            ))
-        });
+        // The caller's thread drives the request (see `driver`).
+        let result = running.requests.block_on(exchange);
         let recorded = match &result {
             Ok(response) => Recorded::Status(response.status.as_u16()),
             Err(e) => Recorded::Error(e.kind()),
@@ -222,6 +219,7 @@ impl Engine {
             .take();
         if let Some(running) = running {
             drop(running.xds);
+            running.requests.shut_down();
             runtime::shut_down(running.runtime);
         }
     }

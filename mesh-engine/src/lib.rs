@@ -22,12 +22,15 @@
 //! and names the part that is wrong, with one stable [`ErrorKind`] per
 //! failure.
 //!
-//! A binding hands a request to the engine once and waits once: the
-//! calling thread drives the request's future itself (`block_on`), the
-//! runtime's workers drive connections and timers.
+//! A binding hands a request to the engine and waits once, and the
+//! calling thread does the request's work itself: requests run on a
+//! runtime their callers drive (see `driver`), so a request crosses no
+//! thread the caller does not, while the xDS client runs on the engine's
+//! multi-thread runtime.
 
 mod cancel;
 mod decide;
+mod driver;
 mod dump;
 mod engine;
 mod exchange;

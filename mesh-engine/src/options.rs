@@ -62,8 +62,8 @@ pub struct PolicySource {
 /// The engine's own settings.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Worker threads of the engine's runtime (they drive connections and
-    /// timers; requests run on their callers' threads).
+    /// Worker threads of the engine's runtime, which runs the xDS client
+    /// (requests run on their callers' threads, see `driver`).
     pub worker_threads: usize,
     /// The largest request or response body the engine buffers.
     pub max_body_bytes: usize,
@@ -73,7 +73,7 @@ pub struct EngineOptions {
 
 impl EngineOptions {
     /// Worker threads unless told otherwise.
-    pub const DEFAULT_WORKER_THREADS: usize = 2;
+    pub const DEFAULT_WORKER_THREADS: usize = 1;
     /// The body limit unless told otherwise: 16 MiB.
     pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 }

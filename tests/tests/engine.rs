@@ -397,3 +397,38 @@ fn execute_refuses_to_block_inside_an_async_runtime() {
     assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
     engine.close();
 }
+
+#[test]
+fn connections_keep_their_timers_while_no_call_is_in_flight() {
+    let scenario = Scenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let pool = "        http1MaxPendingRequests: 100\n";
+    let yaml = scenario
+        .yaml()
+        .replacen(pool, &format!("{pool}        idleTimeout: 100ms\n"), 1);
+    let engine = Engine::new(
+        ConfigSource::Static {
+            text: yaml,
+            format: ConfigFormat::Istio,
+        },
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let mut canary_request = canary("http://order-service/");
+    canary_request.set_timeout(Some(Duration::from_secs(5)));
+    engine.execute(&canary_request, None).unwrap();
+    let v2 = &scenario.backends[2];
+    assert_eq!(v2.connections_open(), 1);
+    // No caller drives the requests' runtime now: the idle driver runs
+    // the connection's idle timer, which closes it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while v2.connections_open() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        v2.connections_open(),
+        0,
+        "the idle connection was closed after 100 ms"
+    );
+    engine.close();
+    drop(scenario.runtime);
+}

@@ -83,6 +83,11 @@ spec:
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let backend = Backend::start(1, Some(1))?;
+    // The client side on core 0, the backend on core 1, as in the harness:
+    // every request crosses cores, and no run finds its client sharing the
+    // backend's core by chance. Threads started from here (the engine's)
+    // inherit the pinning; the Go benchmarks run under `taskset -c 0`.
+    core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
     let yaml = config(backend.port());
     let url = format!("http://{HOST}/");
 
@@ -135,11 +140,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let port = backend.port();
         let go = go_benchmarks(dir, &format!("127.0.0.1:{port}"), &args)?;
         for (name, label) in [
-            ("BenchmarkABIVersion/sequential", "Go: no-op cgo call (`mesh_abi_version`)"),
-            ("BenchmarkRoundTripMesh/sequential", "Go: GET through `http.Client{Transport: mesh}`"),
-            ("BenchmarkRoundTripNetHTTP/sequential", "Go: GET through `net/http` alone"),
-            ("BenchmarkRoundTripMesh/parallel", "Go: the mesh GET from GOMAXPROCS goroutines (ns per request)"),
-            ("BenchmarkRoundTripNetHTTP/parallel", "Go: the `net/http` GET from GOMAXPROCS goroutines (ns per request)"),
+            (
+                "BenchmarkABIVersion/sequential",
+                "Go: no-op cgo call (`mesh_abi_version`)",
+            ),
+            (
+                "BenchmarkRoundTripMesh/sequential",
+                "Go: GET through `http.Client{Transport: mesh}`",
+            ),
+            (
+                "BenchmarkRoundTripNetHTTP/sequential",
+                "Go: GET through `net/http` alone",
+            ),
+            (
+                "BenchmarkRoundTripMesh/parallel",
+                "Go: the mesh GET from GOMAXPROCS goroutines (ns per request)",
+            ),
+            (
+                "BenchmarkRoundTripNetHTTP/parallel",
+                "Go: the `net/http` GET from GOMAXPROCS goroutines (ns per request)",
+            ),
         ] {
             let runs = go.get(name).ok_or(format!("go test printed no {name}"))?;
             rows.push((label.to_owned(), median(runs)));
@@ -171,14 +191,39 @@ fn go_benchmarks(
     backend: &str,
     args: &Args,
 ) -> Result<BTreeMap<String, Vec<f64>>, String> {
-    let output = Command::new("go")
-        .args(["test", "-run", "^$", "-bench", "ABIVersion|RoundTripMesh|RoundTripNetHTTP"])
-        .arg(format!("-benchtime={}x", args.requests))
-        .arg(format!("-count={}", args.reps))
+    // Built first, so the compiler is not pinned with the benchmark.
+    let binary = std::env::temp_dir().join(format!("mesh-go-bench-{}", std::process::id()));
+    let built = Command::new("go")
+        .args(["test", "-c", "-o"])
+        .arg(&binary)
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("go test -c: {e}"))?;
+    if !built.success() {
+        return Err(format!("go test -c: {built}"));
+    }
+    let pinned = Command::new("taskset").arg("-V").output().is_ok();
+    let mut command = if pinned {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0"]).arg(&binary);
+        command
+    } else {
+        Command::new(&binary)
+    };
+    let output = command
+        .args([
+            "-test.run",
+            "^$",
+            "-test.bench",
+            "ABIVersion|RoundTripMesh|RoundTripNetHTTP",
+        ])
+        .arg(format!("-test.benchtime={}x", args.requests))
+        .arg(format!("-test.count={}", args.reps))
         .current_dir(dir)
         .env("MESH_BENCH_BACKEND", backend)
         .output()
-        .map_err(|e| format!("go test -bench: {e}"))?;
+        .map_err(|e| format!("the Go benchmarks: {e}"))?;
+    let _ = std::fs::remove_file(&binary);
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(format!(
@@ -192,7 +237,9 @@ fn go_benchmarks(
         let Some(at) = fields.iter().position(|f| *f == "ns/op") else {
             continue;
         };
-        let name = fields[0].rsplit_once('-').map_or(fields[0], |(name, _)| name);
+        let name = fields[0]
+            .rsplit_once('-')
+            .map_or(fields[0], |(name, _)| name);
         if let Ok(ns) = fields[at - 1].parse::<f64>() {
             runs.entry(name.to_owned()).or_default().push(ns);
         }
@@ -210,7 +257,7 @@ fn report(rows: &[(String, f64)], args: &Args) -> String {
     let mut out = String::new();
     out.push_str("\n## Bindings: what a foreign call adds\n\n");
     out.push_str(&format!(
-        "Sequential small GETs (one in flight) to the harness's backend pinned to core 1, {} per run, median of {} runs (`bash scripts/bench-bindings.sh`). Go's figures are `go test -bench` ns/op against the same backend in the same run.\n\n",
+        "Sequential small GETs (one in flight) to the harness's backend pinned to core 1, the client side pinned to core 0 (Go's benchmark binary under `taskset -c 0`), {} per run, median of {} runs (`bash scripts/bench-bindings.sh`). Go's figures are `go test -bench` ns/op against the same backend in the same run; the parallel rows run GOMAXPROCS goroutines on that one core.\n\n",
         args.requests, args.reps
     ));
     out.push_str("| path | per request | − `MeshClient` | − `Engine::execute` | ÷ `net/http` |\n|---|---:|---:|---:|---:|\n");

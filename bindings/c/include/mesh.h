@@ -315,7 +315,7 @@ mesh_result mesh_engine_report(const mesh_engine *engine,
                                mesh_decision **next_out,
                                mesh_error **error_out);
 
-// New options with every default: 2 worker threads, 16 MiB bodies, a
+// New options with every default: 1 worker thread, 16 MiB bodies, a
 // 5 s wait for the first xDS configuration. Free with
 // `mesh_options_free` (an engine does not keep them).
 mesh_options *mesh_options_new(void);
@@ -326,8 +326,8 @@ mesh_options *mesh_options_new(void);
 // `options` is NULL or came from `mesh_options_new` and was not freed.
 void mesh_options_free(mesh_options *options);
 
-// Worker threads of the engine's runtime (they drive connections and
-// timers); 0 means the default (2).
+// Worker threads of the engine's runtime, which runs the xDS client
+// (requests run on their callers' threads); 0 means the default (1).
 //
 // # Safety
 // `options` is NULL or live; `error_out` is NULL or writable.

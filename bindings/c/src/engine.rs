@@ -53,7 +53,7 @@ impl Default for mesh_options {
     }
 }
 
-/// New options with every default: 2 worker threads, 16 MiB bodies, a
+/// New options with every default: 1 worker thread, 16 MiB bodies, a
 /// 5 s wait for the first xDS configuration. Free with
 /// `mesh_options_free` (an engine does not keep them).
 #[unsafe(no_mangle)]
@@ -73,8 +73,8 @@ pub unsafe extern "C" fn mesh_options_free(options: *mut mesh_options) {
     unsafe { boundary::free(options) }
 }
 
-/// Worker threads of the engine's runtime (they drive connections and
-/// timers); 0 means the default (2).
+/// Worker threads of the engine's runtime, which runs the xDS client
+/// (requests run on their callers' threads); 0 means the default (1).
 ///
 /// # Safety
 /// `options` is NULL or live; `error_out` is NULL or writable.

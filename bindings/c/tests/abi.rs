@@ -184,7 +184,10 @@ fn freed_and_foreign_engine_handles_are_errors_not_crashes() {
         assert!(message(error).contains("freed"));
         mesh_error_free(error);
         let foreign = std::ptr::without_provenance_mut::<mesh_engine>(0xdead_beef);
-        assert_eq!(mesh_engine_close(foreign, null_mut()), mesh_result::InvalidArgument);
+        assert_eq!(
+            mesh_engine_close(foreign, null_mut()),
+            mesh_result::InvalidArgument
+        );
         assert_eq!(mesh_engine_free(foreign), mesh_result::InvalidArgument);
         mesh_request_free(request);
     }

@@ -32,10 +32,24 @@ fn a_forked_child_gets_closed_rather_than_a_deadlock() {
     // this library and `_exit`.
     unsafe {
         assert_eq!(
-            mesh_engine_new_static(null(), 0, CONFIG.as_ptr(), CONFIG.len(), &mut engine, null_mut()),
+            mesh_engine_new_static(
+                null(),
+                0,
+                CONFIG.as_ptr(),
+                CONFIG.len(),
+                &mut engine,
+                null_mut()
+            ),
             mesh_result::Ok
         );
-        mesh_request_new(b"GET".as_ptr(), 3, url.as_ptr(), url.len(), &mut request, null_mut());
+        mesh_request_new(
+            b"GET".as_ptr(),
+            3,
+            url.as_ptr(),
+            url.len(),
+            &mut request,
+            null_mut(),
+        );
         // The runtime's workers are running (a refused connection).
         let code = mesh_engine_execute(engine, request, null(), &mut response, null_mut());
         assert_eq!(code, mesh_result::Transport);
@@ -62,7 +76,10 @@ fn a_forked_child_gets_closed_rather_than_a_deadlock() {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(libc::WIFEXITED(status), "the child crashed: status {status}");
+        assert!(
+            libc::WIFEXITED(status),
+            "the child crashed: status {status}"
+        );
         assert_eq!(libc::WEXITSTATUS(status), 0, "the child saw another result");
 
         // The parent's engine is untouched.
