@@ -1,5 +1,6 @@
-//! The engine: a configuration, the mesh client over it, and the runtime
-//! that drives its connections.
+//! The engine: a configuration, the mesh client over it, and the two
+//! runtimes it runs on (the requests', driven by their callers, and the
+//! xDS client's).
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
@@ -132,14 +133,14 @@ impl Engine {
             return Err(closed());
         };
         let exchange = exchange::run(
-            self.client.clone(),
+            &self.client,
             request.to_http(),
             Limits {
                 timeout: request.timeout(),
                 max_body_bytes: self.max_body_bytes,
             },
-            self.shutdown.clone(),
-            cancel.cloned(),
+            &self.shutdown,
+            cancel,
         );
         // The caller's thread drives the request (see `driver`).
         let result = running.requests.block_on(exchange);

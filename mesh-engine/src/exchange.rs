@@ -1,5 +1,5 @@
-//! One request of the execute mode, start to end, as a task of the
-//! engine's runtime: the mesh call, the response body read whole under
+//! One request of the execute mode, start to end, as its caller's thread
+//! runs it: the mesh call, the response body read whole under
 //! the body limit, the call's own timeout, and the two ways it ends early
 //! (the caller's cancel, the engine's close).
 
@@ -25,14 +25,14 @@ pub(crate) struct Limits {
 
 /// Sends `request` through `client` and reads the whole response.
 pub(crate) async fn run(
-    client: MeshClient<Full<Bytes>>,
+    client: &MeshClient<Full<Bytes>>,
     request: Request<Full<Bytes>>,
     limits: Limits,
-    shutdown: Cancel,
-    cancel: Option<Cancel>,
+    shutdown: &Cancel,
+    cancel: Option<&Cancel>,
 ) -> Result<HttpResponse, Error> {
     let bounded = async {
-        let exchange = send(&client, request, limits.max_body_bytes);
+        let exchange = send(client, request, limits.max_body_bytes);
         match limits.timeout {
             None => exchange.await,
             Some(timeout) => tokio::time::timeout(timeout, exchange)
@@ -46,7 +46,7 @@ pub(crate) async fn run(
         }
     };
     let cancelled = async {
-        match &cancel {
+        match cancel {
             Some(cancel) => cancel.fired().await,
             None => std::future::pending().await,
         }

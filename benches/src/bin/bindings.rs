@@ -270,5 +270,27 @@ fn report(rows: &[(String, f64)], args: &Args) -> String {
             (ns - facade) / 1000.0,
         ));
     }
+    let find = |prefix: &str| {
+        rows.iter()
+            .find(|(l, _)| l.starts_with(prefix))
+            .map(|(_, ns)| *ns)
+    };
+    if let (Some(noop), Some(go), Some(net_http)) = (
+        find("Go: no-op"),
+        find("Go: GET through `http.Client"),
+        net_http,
+    ) {
+        let judged = |met: bool| if met { "met" } else { "missed" };
+        out.push_str(&format!(
+            "\nTargets: a no-op foreign call ≤ 100 ns: {:.0} ns, {}; a request through the binding ≤ 2 µs over pure Rust: {:+.2} µs over `Engine::execute` ({}), {:+.2} µs over `MeshClient`; faster than `net/http` for small requests: {:.2}×, {}.\n",
+            noop,
+            judged(noop <= 100.0),
+            (go - facade) / 1000.0,
+            judged(go - facade <= 2000.0),
+            (go - baseline) / 1000.0,
+            go / net_http,
+            judged(go < net_http),
+        ));
+    }
     out
 }
