@@ -11,7 +11,7 @@
 //! - with `--go DIR`: the Go binding's benchmarks (`go test -bench`)
 //!   against the same backend: a no-op cgo call, a GET through
 //!   `http.Client{Transport: mesh}`, and the same GET with Go's own
-//!   `net/http` client. `CGO_LDFLAGS` must point at a release
+//!   `net/http` client (their sequential variants). `CGO_LDFLAGS` must point at a release
 //!   `libmesh.a` (`scripts/bench-bindings.sh` does that).
 //!
 //! Medians of `--reps` runs; the Rust paths interleave. Prints a markdown
@@ -152,14 +152,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "BenchmarkRoundTripNetHTTP/sequential",
                 "Go: GET through `net/http` alone",
             ),
-            (
-                "BenchmarkRoundTripMesh/parallel",
-                "Go: the mesh GET from GOMAXPROCS goroutines (ns per request)",
-            ),
-            (
-                "BenchmarkRoundTripNetHTTP/parallel",
-                "Go: the `net/http` GET from GOMAXPROCS goroutines (ns per request)",
-            ),
         ] {
             let runs = go.get(name).ok_or(format!("go test printed no {name}"))?;
             rows.push((label.to_owned(), median(runs)));
@@ -215,7 +207,7 @@ fn go_benchmarks(
             "-test.run",
             "^$",
             "-test.bench",
-            "ABIVersion|RoundTripMesh|RoundTripNetHTTP",
+            "ABIVersion|RoundTripMesh|RoundTripNetHTTP/sequential",
         ])
         .arg(format!("-test.benchtime={}x", args.requests))
         .arg(format!("-test.count={}", args.reps))
@@ -257,7 +249,7 @@ fn report(rows: &[(String, f64)], args: &Args) -> String {
     let mut out = String::new();
     out.push_str("\n## Bindings: what a foreign call adds\n\n");
     out.push_str(&format!(
-        "Sequential small GETs (one in flight) to the harness's backend pinned to core 1, the client side pinned to core 0 (Go's benchmark binary under `taskset -c 0`), {} per run, median of {} runs (`bash scripts/bench-bindings.sh`). Go's figures are `go test -bench` ns/op against the same backend in the same run; the parallel rows run GOMAXPROCS goroutines on that one core.\n\n",
+        "Sequential small GETs (one in flight) to the harness's backend pinned to core 1, the client side pinned to core 0 (Go's benchmark binary under `taskset -c 0`), {} per run, median of {} runs (`bash scripts/bench-bindings.sh`). Go's figures are `go test -bench` ns/op against the same backend in the same run (its parallel benchmarks are left out here: on one core they run one goroutine).\n\n",
         args.requests, args.reps
     ));
     out.push_str("| path | per request | − `MeshClient` | − `Engine::execute` | ÷ `net/http` |\n|---|---:|---:|---:|---:|\n");
