@@ -25,7 +25,7 @@ use crate::config::{
 use crate::fast_hash::FastMap;
 use crate::lb::{EndpointGroup, EndpointSlot, Pick};
 use crate::resilience::ClusterResilience;
-use crate::resilience::breaker::ClusterLimits;
+use crate::resilience::breaker::{ClusterLimits, LimitPermit, Resource};
 use crate::rng::MeshRng;
 use crate::routing::{self, Unrouted};
 use crate::{Error, ErrorKind, RequestHead};
@@ -477,6 +477,22 @@ impl<'s> Routed<'s> {
                         "cluster {:?}{subset} has no healthy endpoint",
                         self.cluster.name
                     ),
+                )
+            })
+    }
+
+    /// A place among the cluster's requests in flight (its `max_requests`
+    /// breaker), for one attempt; refused, an [`ErrorKind::Overloaded`]
+    /// error naming the cluster (never retried: a retry would add load
+    /// exactly where the breaker says there is too much).
+    pub fn acquire_request(&self) -> Result<LimitPermit, Error> {
+        self.resilience
+            .limits()
+            .try_acquire(Resource::Requests)
+            .map_err(|overflow| {
+                Error::new(
+                    ErrorKind::Overloaded,
+                    format!("cluster {:?}: {overflow}", self.cluster.name),
                 )
             })
     }

@@ -2,6 +2,7 @@
 //! ready for bindings to hand out, and an outcome built from what a
 //! host's own transport saw.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -21,9 +22,8 @@ use crate::request::HttpRequest;
 #[derive(Debug)]
 pub struct Decision {
     inner: decide::Decision,
-    endpoint: String,
     authority: String,
-    cluster: String,
+    /// Computed once: bindings lend them out by index.
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -41,8 +41,6 @@ impl Decision {
 
     fn with_authority(inner: decide::Decision, authority: String) -> Self {
         Self {
-            endpoint: inner.endpoint().to_string(),
-            cluster: inner.cluster().to_owned(),
             headers: inner.headers(),
             authority,
             inner,
@@ -51,7 +49,7 @@ impl Decision {
 
     /// The endpoint to connect to, `host:port`.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.inner.endpoint().as_str()
     }
 
     /// The authority to send (`Host` or `:authority`): the logical
@@ -62,7 +60,12 @@ impl Decision {
 
     /// The cluster the request was routed to.
     pub fn cluster(&self) -> &str {
-        &self.cluster
+        self.inner.cluster()
+    }
+
+    /// The cluster's name, shared.
+    pub(crate) fn cluster_name(&self) -> &Arc<str> {
+        self.inner.cluster()
     }
 
     /// How long this attempt may take (`None`: no limit).

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
-use mesh_core::source::{self, Format};
+use mesh_core::source;
 use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
 use mesh_tower::MeshClient;
@@ -173,7 +173,7 @@ impl Engine {
     /// answer.
     pub fn report(&self, decision: Decision, outcome: &Outcome) -> Result<Option<Decision>, Error> {
         self.ensure_open()?;
-        let cluster = decision.cluster().to_owned();
+        let cluster = Arc::clone(decision.cluster_name());
         let next = decision.report(outcome, Instant::now());
         match &next {
             Ok(Some(_)) => self.metrics.record_retry(Mode::Decide, &cluster),
@@ -276,14 +276,10 @@ fn static_config(
     format: ConfigFormat,
     policy: Option<&PolicySource>,
 ) -> Result<Arc<SnapshotHandle>, Error> {
-    let format = match format {
-        ConfigFormat::Auto => Format::detect(text)?,
-        ConfigFormat::Envoy => Format::Envoy,
-        ConfigFormat::Istio => Format::Istio,
-    };
     let mut builder = match format {
-        Format::Envoy => source::envoy::load(text)?,
-        Format::Istio => source::istio::load(text)?,
+        ConfigFormat::Auto => source::load(text)?,
+        ConfigFormat::Envoy => source::envoy::load(text)?,
+        ConfigFormat::Istio => source::istio::load(text)?,
     };
     if let Some(policy) = policy {
         source::policy::ServicePolicy::from_json(&policy.json)?

@@ -99,7 +99,7 @@ async fn send(
         status: parts.status,
         headers,
         body,
-        cluster: target.map(|t| t.cluster().name.to_string()),
-        endpoint: target.map(|t| t.endpoint().endpoint().uri_authority().to_string()),
+        cluster: target.map(|t| t.cluster().name.clone()),
+        endpoint: target.map(|t| t.endpoint().endpoint().uri_authority().clone()),
     })
 }

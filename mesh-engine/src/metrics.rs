@@ -2,15 +2,16 @@
 //! each cluster, in the Prometheus text format.
 //!
 //! Counters are kept per mode (execute, decide), cluster and result (the
-//! status, or the error kind): a small set of labels, so one mutex-held
-//! map costs less than the request's routing. Cluster gauges (endpoints,
+//! status, or the error kind): a small set of labels, each an atomic
+//! counter in a map that a request only reads (see `Counts`). Cluster gauges (endpoints,
 //! ejections, breaker counters, retry budget) are read from the current
 //! snapshot when scraped. Richer telemetry (histograms, Istio's standard
 //! metric names, traces) comes with the observability work.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use mesh_core::resilience::breaker::Resource;
 use mesh_core::{ErrorKind, Snapshot};
@@ -67,8 +68,11 @@ impl Ord for Result {
     }
 }
 
-/// Counts by cluster, then by what was counted.
-type Counts<K> = Mutex<BTreeMap<String, BTreeMap<K, u64>>>;
+/// Counts by cluster, then by what was counted. A count that exists is
+/// bumped under the read lock (callers on many threads at once do not
+/// wait for each other); only a new cluster or result takes the write
+/// lock.
+type Counts<K> = RwLock<BTreeMap<Arc<str>, BTreeMap<K, AtomicU64>>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -77,15 +81,24 @@ pub(crate) struct Metrics {
 }
 
 fn count<K: Ord>(counts: &Counts<K>, cluster: Option<&str>, key: K) {
-    let mut counts = counts.lock().unwrap_or_else(|p| p.into_inner());
     let cluster = cluster.unwrap_or_default();
-    // Looked up by `&str` first: the cluster is known after the first
-    // request, and its name is not copied again.
-    let per_cluster = match counts.get_mut(cluster) {
-        Some(per_cluster) => per_cluster,
-        None => counts.entry(cluster.to_owned()).or_default(),
-    };
-    *per_cluster.entry(key).or_default() += 1;
+    {
+        let read = counts.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = read
+            .get(cluster)
+            .and_then(|per_cluster| per_cluster.get(&key))
+        {
+            count.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    let mut write = counts.write().unwrap_or_else(|p| p.into_inner());
+    write
+        .entry(cluster.into())
+        .or_default()
+        .entry(key)
+        .or_default()
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 impl Metrics {
@@ -102,29 +115,31 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP mesh_engine_requests_total Requests the engine finished, by mode, cluster and result (status or error kind).\n");
         out.push_str("# TYPE mesh_engine_requests_total counter\n");
-        let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let requests = self.requests.read().unwrap_or_else(|p| p.into_inner());
         for (cluster, counts) in requests.iter() {
             for ((mode, result), count) in counts {
                 let _ = writeln!(
                     out,
-                    "mesh_engine_requests_total{{mode=\"{}\",cluster=\"{}\",result=\"{}\"}} {count}",
+                    "mesh_engine_requests_total{{mode=\"{}\",cluster=\"{}\",result=\"{}\"}} {}",
                     mode.as_str(),
                     escape(cluster),
-                    result.label()
+                    result.label(),
+                    count.load(Ordering::Relaxed)
                 );
             }
         }
         drop(requests);
         out.push_str("# HELP mesh_engine_retries_total Retries decided for hosts' own transports (decide mode).\n");
         out.push_str("# TYPE mesh_engine_retries_total counter\n");
-        let retries = self.retries.lock().unwrap_or_else(|p| p.into_inner());
+        let retries = self.retries.read().unwrap_or_else(|p| p.into_inner());
         for (cluster, counts) in retries.iter() {
             for (mode, count) in counts {
                 let _ = writeln!(
                     out,
-                    "mesh_engine_retries_total{{mode=\"{}\",cluster=\"{}\"}} {count}",
+                    "mesh_engine_retries_total{{mode=\"{}\",cluster=\"{}\"}} {}",
                     mode.as_str(),
-                    escape(cluster)
+                    escape(cluster),
+                    count.load(Ordering::Relaxed)
                 );
             }
         }

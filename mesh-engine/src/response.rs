@@ -1,7 +1,10 @@
 //! A response as a binding hands it back: status, headers in arrival
 //! order, the whole body.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 /// One buffered response.
@@ -15,7 +18,7 @@ pub struct HttpResponse {
     /// The body, read to its end.
     pub body: Bytes,
     /// The cluster that served it.
-    pub cluster: Option<String>,
+    pub cluster: Option<Arc<str>>,
     /// The endpoint that served it, `host:port`.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Authority>,
 }

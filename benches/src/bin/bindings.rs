@@ -25,11 +25,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use mesh_benches::backend::Backend;
+use mesh_benches::configs::{HOST, static_yaml};
 use mesh_benches::stats::median;
 use mesh_engine::{ConfigFormat, ConfigSource, Engine, EngineOptions, HttpRequest};
 use mesh_tower::MeshClient;
-
-const HOST: &str = "bench-service";
 
 struct Args {
     go: Option<PathBuf>,
@@ -63,23 +62,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// One endpoint, the backend; plain routing.
-fn config(port: u16) -> String {
-    format!(
-        "apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {{name: bench, namespace: default}}
-spec:
-  hosts: [{HOST}]
-  location: MESH_INTERNAL
-  ports: [{{number: 80, name: http, protocol: HTTP}}]
-  resolution: STATIC
-  endpoints:
-  - {{address: 127.0.0.1, ports: {{http: {port}}}}}
-"
-    )
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let backend = Backend::start(1, Some(1))?;
@@ -88,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // backend's core by chance. Threads started from here (the engine's)
     // inherit the pinning; the Go benchmarks run under `taskset -c 0`.
     core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
-    let yaml = config(backend.port());
+    let yaml = static_yaml(backend.port());
     let url = format!("http://{HOST}/");
 
     let engine = Engine::new(

@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use facade::{Error, ErrorKind};
+use http::{HeaderName, HeaderValue};
 
 use crate::error::{mesh_error, mesh_result};
 
@@ -154,4 +155,29 @@ pub(crate) unsafe fn lend(bytes: &[u8], ptr_out: *mut *const u8, len_out: *mut u
         // SAFETY: as above.
         unsafe { len_out.write(bytes.len()) };
     }
+}
+
+/// Lends the header at `index` of `headers` (name, value), or an error
+/// naming the range.
+///
+/// # Safety
+/// Each out-pointer is NULL or writable.
+pub(crate) unsafe fn lend_header(
+    headers: &[(HeaderName, HeaderValue)],
+    index: usize,
+    name: (*mut *const u8, *mut usize),
+    value: (*mut *const u8, *mut usize),
+) -> Result<(), Error> {
+    let (n, v) = headers.get(index).ok_or_else(|| {
+        invalid_argument(format!(
+            "header index {index} is out of range (there are {})",
+            headers.len()
+        ))
+    })?;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        lend(n.as_str().as_bytes(), name.0, name.1);
+        lend(v.as_bytes(), value.0, value.1);
+    }
+    Ok(())
 }

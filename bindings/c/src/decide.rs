@@ -4,7 +4,9 @@
 use facade::{Decision, Failure, Outcome};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::boundary::{self, bytes, call, give, handle, handle_mut, invalid_argument, lend};
+use crate::boundary::{
+    self, bytes, call, give, handle, handle_mut, invalid_argument, lend, lend_header,
+};
 use crate::error::{mesh_error, mesh_result};
 use crate::registry::{self, mesh_engine};
 use crate::request::mesh_request;
@@ -195,17 +197,15 @@ pub unsafe extern "C" fn mesh_decision_header(
     call(error_out, || {
         // SAFETY: forwarded from the caller.
         let decision = unsafe { handle(decision, "decision") }?;
-        let (n, v) = decision
-            .inner
-            .headers()
-            .get(index)
-            .ok_or_else(|| invalid_argument(format!("header index {index} is out of range")))?;
         // SAFETY: forwarded from the caller.
         unsafe {
-            lend(n.as_str().as_bytes(), name, name_len);
-            lend(v.as_bytes(), value, value_len);
+            lend_header(
+                decision.inner.headers(),
+                index,
+                (name, name_len),
+                (value, value_len),
+            )
         }
-        Ok(())
     })
 }
 

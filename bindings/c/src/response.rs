@@ -2,7 +2,7 @@
 
 use facade::HttpResponse;
 
-use crate::boundary::{self, call, handle, invalid_argument, lend};
+use crate::boundary::{self, call, handle, lend, lend_header};
 use crate::error::{mesh_error, mesh_result};
 
 /// A whole response; its bytes are borrowed by the accessors until
@@ -60,18 +60,15 @@ pub unsafe extern "C" fn mesh_response_header(
     call(error_out, || {
         // SAFETY: forwarded from the caller.
         let response = unsafe { handle(response, "response") }?;
-        let (n, v) = response.inner.headers.get(index).ok_or_else(|| {
-            invalid_argument(format!(
-                "header index {index} is out of range (the response has {})",
-                response.inner.headers.len()
-            ))
-        })?;
         // SAFETY: forwarded from the caller.
         unsafe {
-            lend(n.as_str().as_bytes(), name, name_len);
-            lend(v.as_bytes(), value, value_len);
+            lend_header(
+                &response.inner.headers,
+                index,
+                (name, name_len),
+                (value, value_len),
+            )
         }
-        Ok(())
     })
 }
 

@@ -7,18 +7,9 @@ use std::ptr::{null, null_mut};
 
 use mesh::*;
 
-const CONFIG: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: orders, namespace: default}
-spec:
-  hosts: [order-service]
-  location: MESH_INTERNAL
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 127.0.0.1, ports: {http: 9}}
-"#;
+mod common;
+
+use common::CONFIG;
 
 fn message(error: *const mesh_error) -> String {
     // SAFETY: a live error or NULL, from this library.

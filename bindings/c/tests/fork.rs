@@ -9,18 +9,9 @@ use std::time::{Duration, Instant};
 
 use mesh::*;
 
-const CONFIG: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: orders, namespace: default}
-spec:
-  hosts: [order-service]
-  location: MESH_INTERNAL
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: STATIC
-  endpoints:
-  - {address: 127.0.0.1, ports: {http: 9}}
-"#;
+mod common;
+
+use common::CONFIG;
 
 #[test]
 fn a_forked_child_gets_closed_rather_than_a_deadlock() {

@@ -32,7 +32,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::config::RetryPolicy;
 use crate::lb::{ActiveRequest, EndpointSlot};
-use crate::resilience::breaker::{CallPermit, LimitPermit, Resource};
+use crate::resilience::breaker::{CallPermit, LimitPermit};
 use crate::resilience::deadline::{self, GRPC_TIMEOUT, format_grpc_timeout};
 use crate::resilience::outlier::CallResult;
 use crate::resilience::retry::{HostId, Next as RetryNext, Outcome, RequestGuard, RetryState};
@@ -147,16 +147,7 @@ impl Attempt {
     ) -> Result<Self, Error> {
         let routed = request.route.routed();
         let pick = routed.pick_avoiding(rng, &|slot| excluded.contains(&HostId::of(slot)))?;
-        let permit = routed
-            .resilience
-            .limits()
-            .try_acquire(Resource::Requests)
-            .map_err(|overflow| {
-                Error::new(
-                    ErrorKind::Overloaded,
-                    format!("cluster {:?}: {overflow}", routed.cluster.name),
-                )
-            })?;
+        let permit = routed.acquire_request()?;
         Ok(Self {
             _active: pick.slot.start_request(),
             slot: pick.slot.clone(),
@@ -200,7 +191,7 @@ impl Decision {
     }
 
     /// The cluster the request was routed to.
-    pub fn cluster(&self) -> &str {
+    pub fn cluster(&self) -> &Arc<str> {
         &self.request.route.routed().cluster.name
     }
 

@@ -9,7 +9,6 @@ use http::{HeaderMap, HeaderValue, Request, Response, Uri};
 use http_body::Body;
 use mesh_core::config::TlsMode;
 use mesh_core::lb::Pick;
-use mesh_core::resilience::breaker::Resource;
 use mesh_core::resilience::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use mesh_core::resilience::outlier::CallResult;
 use mesh_core::resilience::retry::{FailureKind, Outcome, Response as Facts};
@@ -239,16 +238,7 @@ impl<'s> Attempt<'s> {
     /// the request fails fast with `Overloaded` (never retried: a retry
     /// would add load exactly where the breaker says there is too much).
     pub(super) fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
-        let permit = routed
-            .resilience
-            .limits()
-            .try_acquire(Resource::Requests)
-            .map_err(|overflow| {
-                Error::new(
-                    ErrorKind::Overloaded,
-                    format!("cluster {:?}: {overflow}", routed.cluster.name),
-                )
-            })?;
+        let permit = routed.acquire_request()?;
         let target = Target::new(
             pick.slot.clone(),
             routed.backend.clone(),
