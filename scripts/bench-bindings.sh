@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # What a language binding adds to a request: the Rust paths (async
-# MeshClient, the blocking Engine::execute every binding calls) and the Go
+# MeshClient, the blocking Engine::execute every binding calls), the Go
 # binding's benchmarks (a no-op cgo call, a GET through the mesh, the same
-# GET with net/http alone), against one backend in one run.
+# GET with net/http alone) and the Python wheel's (a no-op call, requests
+# and throughput against `requests` and `httpx`), against one backend in
+# one run. The wheel is built by scripts/python.sh (release, or debug for
+# --smoke) into its virtual environment.
 #
 #   bash scripts/bench-bindings.sh              # release build, prints the table
 #   bash scripts/bench-bindings.sh --out FILE   # also appends it to FILE
@@ -17,7 +20,7 @@ args=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) profile=debug; args+=(--smoke) ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) args+=("$arg") ;;
   esac
 done
@@ -38,4 +41,11 @@ trap 'rm -rf "$libdir"' EXIT
 cp "$target_dir/$profile/libmesh.a" "$libdir/"
 export CGO_LDFLAGS="-L$libdir"
 
-"$target_dir/$profile/bindings" --go bindings/go "${args[@]}"
+if [ "$profile" = release ]; then
+  bash scripts/python.sh --release --no-test
+else
+  bash scripts/python.sh --no-test
+fi
+
+"$target_dir/$profile/bindings" --go bindings/go \
+  --python "$target_dir/python-venv/bin/python" "${args[@]}"

@@ -3,7 +3,9 @@
 # toolchain components, crates, Go modules for the go-control-plane interop
 # server, which the interop test builds with scripts/interop.sh) and runs
 # format, lint, tests, bench build, the C ABI under AddressSanitizer, the Go
-# binding's tests under the race detector, and the cross-language parity
+# binding's tests under the race detector, the Python wheel's build and
+# pytest suite (scripts/python.sh: a virtual environment with maturin,
+# pytest, requests and httpx from PyPI), and the cross-language parity
 # scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,10 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 if ! command -v gcc >/dev/null 2>&1; then
   echo "gcc is missing: the C ABI's smoke test is a C program (apt-get install gcc)" >&2
+  exit 1
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "python3 is missing: the Python wheel is built and tested (CPython 3.9+ with venv)" >&2
   exit 1
 fi
 if command -v rustup >/dev/null 2>&1; then
@@ -36,10 +42,14 @@ target="${CARGO_TARGET_DIR:-target}"
 echo "== the C ABI (smoke test under ASan/UBSan) and the Go binding (vet, test -race)"
 cargo build --locked -p mesh-c
 MESH_LIB_DIR="$target/debug" bash scripts/bindings.sh
-echo "== parity scenario: Rust and Go against the same backends"
+echo "== the Python wheel: maturin build, pytest (asyncio, adapters, misuse, fork, fresh venv, parity)"
+bash scripts/python.sh
+venv_python="$target/python-venv/bin/python"  # where python.sh puts it
+echo "== parity scenario: Rust, Go and Python against the same backends"
 libdir=$(mktemp -d)
 cp "$target/debug/libmesh.a" "$libdir/"
-CGO_LDFLAGS="-L$libdir" "$target/debug/parity" --go bindings/go
+CGO_LDFLAGS="-L$libdir" PYTHON="$venv_python" "$target/debug/parity" \
+  --go bindings/go --python bindings/python/tests/parity_runner.py
 rm -rf "$libdir"
 echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run

@@ -3,7 +3,7 @@
 //! xDS client's).
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -23,6 +23,7 @@ use crate::metrics::{Metrics, Mode, Result as Recorded};
 use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
+use crate::submit::Completion;
 use crate::{dump, runtime};
 
 /// The mesh, embedded: build one per process and share it between
@@ -33,20 +34,26 @@ pub struct Engine {
     pid: u32,
     max_body_bytes: usize,
     snapshots: Arc<SnapshotHandle>,
+    /// Sends the blocking calls: its connections live on the requests'
+    /// runtime.
     client: MeshClient<Full<Bytes>>,
+    /// Sends the submitted calls: its connections live on the engine's
+    /// multi-thread runtime (both share the snapshot, so breakers,
+    /// outlier detection and retry budgets count every call).
+    async_client: MeshClient<Full<Bytes>>,
     /// Fired by `close`: calls in flight end with `Closed`.
     shutdown: Cancel,
     /// `None` once closed. Calls hold the read side while they run, so
     /// `close` stops the runtime only after they have left.
     running: RwLock<Option<Running>>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug)]
 struct Running {
     /// Where requests run, driven by their callers.
     requests: RequestRuntime,
-    /// Where the xDS client runs.
+    /// Where the xDS client and the submitted calls run.
     runtime: Runtime,
     xds: Option<XdsClient>,
 }
@@ -100,6 +107,7 @@ impl Engine {
             pid: runtime::process_id(),
             max_body_bytes: options.max_body_bytes,
             client: MeshClient::new(snapshots.clone()),
+            async_client: MeshClient::new(snapshots.clone()),
             snapshots,
             shutdown: Cancel::new(),
             running: RwLock::new(Some(Running {
@@ -107,7 +115,7 @@ impl Engine {
                 runtime,
                 xds,
             })),
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
         })
     }
 
@@ -126,6 +134,30 @@ impl Engine {
         request: &HttpRequest,
         cancel: Option<&Cancel>,
     ) -> Result<HttpResponse, Error> {
+        self.execute_inner(request, cancel, None)
+    }
+
+    /// [`Engine::execute`], asking `interrupted` every `every` while the
+    /// call waits, on the calling thread, whether to give up: the hook of
+    /// hosts whose signals (Python's Ctrl-C) are only seen by the waiting
+    /// thread itself. A `true` ends the call with
+    /// [`ErrorKind::Cancelled`].
+    pub fn execute_interruptible(
+        &self,
+        request: &HttpRequest,
+        cancel: Option<&Cancel>,
+        every: Duration,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) -> Result<HttpResponse, Error> {
+        self.execute_inner(request, cancel, Some((every, interrupted)))
+    }
+
+    fn execute_inner(
+        &self,
+        request: &HttpRequest,
+        cancel: Option<&Cancel>,
+        interrupt: Option<(Duration, &mut dyn FnMut() -> bool)>,
+    ) -> Result<HttpResponse, Error> {
         runtime::ensure_blocking_allowed("Engine::execute")?;
         request.check_body(self.max_body_bytes)?;
         let running = self.running()?;
@@ -135,22 +167,62 @@ impl Engine {
         let exchange = exchange::run(
             &self.client,
             request.to_http(),
-            Limits {
-                timeout: request.timeout(),
-                max_body_bytes: self.max_body_bytes,
-            },
+            self.limits(request),
             &self.shutdown,
             cancel,
         );
         // The caller's thread drives the request (see `driver`).
-        let result = running.requests.block_on(exchange);
-        let recorded = match &result {
-            Ok(response) => Recorded::Status(response.status.as_u16()),
-            Err(e) => Recorded::Error(e.kind()),
+        let result = match interrupt {
+            None => running.requests.block_on(exchange),
+            Some((every, interrupted)) => running.requests.block_on(async {
+                tokio::select! {
+                    result = exchange => result,
+                    () = poll_interrupt(every, interrupted) => Err(Error::new(
+                        ErrorKind::Cancelled,
+                        "the call was interrupted",
+                    )),
+                }
+            }),
         };
-        let cluster = result.as_ref().ok().and_then(|r| r.cluster.as_deref());
-        self.metrics.record(Mode::Execute, cluster, recorded);
+        self.metrics.record_response(Mode::Execute, &result);
         result
+    }
+
+    /// Starts `request` through the mesh without blocking: it runs on the
+    /// engine's multi-thread runtime and `done` receives its end, on an
+    /// engine thread, exactly once (with [`ErrorKind::Closed`] if the
+    /// engine closes first). `done` must not block: hand the result over
+    /// to the host's own loop. Errors found before the request starts
+    /// (a closed engine, a body over the limit) are returned here and
+    /// `done` is not called.
+    pub fn submit<F>(&self, request: &HttpRequest, cancel: Cancel, done: F) -> Result<(), Error>
+    where
+        F: FnOnce(Result<HttpResponse, Error>) + Send + 'static,
+    {
+        request.check_body(self.max_body_bytes)?;
+        let running = self.running()?;
+        let Some(running) = running.as_ref() else {
+            return Err(closed());
+        };
+        let completion = Completion::new(done);
+        let client = self.async_client.clone();
+        let shutdown = self.shutdown.clone();
+        let metrics = Arc::clone(&self.metrics);
+        let http = request.to_http();
+        let limits = self.limits(request);
+        running.runtime.spawn(async move {
+            let result = exchange::run(&client, http, limits, &shutdown, Some(&cancel)).await;
+            metrics.record_response(Mode::Submit, &result);
+            completion.complete(result);
+        });
+        Ok(())
+    }
+
+    fn limits(&self, request: &HttpRequest) -> Limits {
+        Limits {
+            timeout: request.timeout(),
+            max_body_bytes: self.max_body_bytes,
+        }
     }
 
     /// Routes `request` and decides its first attempt, for a host that
@@ -268,6 +340,16 @@ impl Drop for Engine {
 
 fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the engine is closed")
+}
+
+/// Completes once `interrupted` answers `true`, asking it every `every`.
+async fn poll_interrupt(every: Duration, interrupted: &mut dyn FnMut() -> bool) {
+    loop {
+        tokio::time::sleep(every).await;
+        if interrupted() {
+            return;
+        }
+    }
 }
 
 /// Loads a static configuration, with a policy JSON over one host.

@@ -14,6 +14,8 @@
 //! - **execute**: [`Engine::execute`] sends one buffered [`HttpRequest`]
 //!   through the whole mesh path and waits for its [`HttpResponse`],
 //!   from any thread, cancellable through a [`Cancel`];
+//!   [`Engine::submit`] starts one without blocking and answers through a
+//!   callback, for hosts with an event loop (asyncio);
 //! - **decide**: [`Engine::resolve`] and [`Engine::report`] give the
 //!   mesh's decisions to hosts that send requests themselves;
 //! - [`Engine::config_dump`] and [`Engine::metrics_text`] (Prometheus).
@@ -39,6 +41,7 @@ mod options;
 mod request;
 mod response;
 mod runtime;
+mod submit;
 
 pub use cancel::Cancel;
 pub use decide::{Decision, Failure, Outcome};

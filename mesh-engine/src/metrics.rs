@@ -16,10 +16,13 @@ use std::sync::{Arc, RwLock};
 use mesh_core::resilience::breaker::Resource;
 use mesh_core::{ErrorKind, Snapshot};
 
+use crate::response::HttpResponse;
+
 /// How a request was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Mode {
     Execute,
+    Submit,
     Decide,
 }
 
@@ -27,6 +30,7 @@ impl Mode {
     fn as_str(self) -> &'static str {
         match self {
             Self::Execute => "execute",
+            Self::Submit => "submit",
             Self::Decide => "decide",
         }
     }
@@ -104,6 +108,22 @@ fn count<K: Ord>(counts: &Counts<K>, cluster: Option<&str>, key: K) {
 impl Metrics {
     pub(crate) fn record(&self, mode: Mode, cluster: Option<&str>, result: Result) {
         count(&self.requests, cluster, (mode, result));
+    }
+
+    /// Counts a sent request by how it ended.
+    pub(crate) fn record_response(
+        &self,
+        mode: Mode,
+        result: &std::result::Result<HttpResponse, mesh_core::Error>,
+    ) {
+        let (cluster, recorded) = match result {
+            Ok(response) => (
+                response.cluster.as_deref(),
+                Result::Status(response.status.as_u16()),
+            ),
+            Err(e) => (None, Result::Error(e.kind())),
+        };
+        self.record(mode, cluster, recorded);
     }
 
     pub(crate) fn record_retry(&self, mode: Mode, cluster: &str) {

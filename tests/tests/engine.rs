@@ -432,3 +432,120 @@ fn connections_keep_their_timers_while_no_call_is_in_flight() {
     engine.close();
     drop(scenario.runtime);
 }
+
+#[test]
+fn submitted_calls_answer_through_their_callback_without_blocking() {
+    let scenario = Scenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions::default());
+    let (sender, answers) = std::sync::mpsc::channel();
+    let total = 200;
+    for i in 0..total {
+        let request = if i % 10 == 0 {
+            canary("http://order-service/orders")
+        } else {
+            get("http://order-service/orders")
+        };
+        let sender = sender.clone();
+        engine
+            .submit(&request, Cancel::new(), move |result| {
+                let _ = sender.send((i % 10 == 0, result));
+            })
+            .expect("the call starts");
+    }
+    drop(sender);
+    let mut answered = 0;
+    for (is_canary, result) in answers.iter().take(total) {
+        let response = result.expect("a response");
+        assert_eq!(response.status, 200);
+        if is_canary {
+            assert_eq!(
+                response.body.as_ref(),
+                b"v2",
+                "the canary header routes to v2"
+            );
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, total, "every callback ran once");
+    let metrics = engine.metrics_text().unwrap();
+    assert!(metrics.contains(r#"mode="submit""#), "{metrics}");
+    drop(scenario.runtime);
+}
+
+#[test]
+fn submitted_calls_end_when_cancelled_or_when_the_engine_closes() {
+    let scenario = Scenario::start([Behavior::Hang, Behavior::Hang, Behavior::Hang]);
+    let engine = scenario.engine(EngineOptions::default());
+    let (sender, answers) = std::sync::mpsc::channel();
+
+    let cancel = Cancel::new();
+    let first = sender.clone();
+    engine
+        .submit(&get("http://order-service/"), cancel.clone(), move |r| {
+            let _ = first.send(r);
+        })
+        .unwrap();
+    cancel.fire();
+    let error = answers
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the cancelled call answers")
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+
+    for _ in 0..3 {
+        let sender = sender.clone();
+        engine
+            .submit(&get("http://order-service/"), Cancel::new(), move |r| {
+                let _ = sender.send(r);
+            })
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    engine.close();
+    for _ in 0..3 {
+        let error = answers
+            .recv_timeout(Duration::from_secs(5))
+            .expect("closing answers every call in flight")
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Closed, "{error}");
+    }
+    let refused = engine.submit(&get("http://order-service/"), Cancel::new(), |_| {
+        unreachable!("a refused call is not answered through its callback")
+    });
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Closed);
+    drop(scenario.runtime);
+}
+
+#[test]
+fn an_interruptible_call_asks_its_hook_while_it_waits() {
+    let scenario = Scenario::start([Behavior::Hang, Behavior::Hang, Behavior::Hang]);
+    let engine = scenario.engine(EngineOptions::default());
+    let mut asked = 0;
+    let error = engine
+        .execute_interruptible(
+            &get("http://order-service/"),
+            None,
+            Duration::from_millis(10),
+            &mut || {
+                asked += 1;
+                asked == 3
+            },
+        )
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error}");
+    assert_eq!(asked, 3, "the call ended at the first `true`");
+
+    let scenario_ok = Scenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine_ok = scenario_ok.engine(EngineOptions::default());
+    let response = engine_ok
+        .execute_interruptible(
+            &get("http://order-service/"),
+            None,
+            Duration::from_secs(60),
+            &mut || true,
+        )
+        .expect("a call that ends first is not interrupted");
+    assert_eq!(response.status, 200);
+    drop(scenario.runtime);
+    drop(scenario_ok.runtime);
+}

@@ -12,7 +12,12 @@
 //!   against the same backend: a no-op cgo call, a GET through
 //!   `http.Client{Transport: mesh}`, and the same GET with Go's own
 //!   `net/http` client (their sequential variants). `CGO_LDFLAGS` must point at a release
-//!   `libmesh.a` (`scripts/bench-bindings.sh` does that).
+//!   `libmesh.a` (`scripts/bench-bindings.sh` does that);
+//! - with `--python PYTHON`: the Python wheel's benchmarks
+//!   (`bindings/python/benches`, pytest-benchmark, run by that
+//!   interpreter, which has the wheel installed) against the same backend:
+//!   a no-op call into the module, `Client.request` against `requests`
+//!   and `httpx` one at a time, and throughput from threads and asyncio.
 //!
 //! Medians of `--reps` runs; the Rust paths interleave. Prints a markdown
 //! table, and appends it to `--out FILE` when given.
@@ -32,6 +37,8 @@ use mesh_tower::MeshClient;
 
 struct Args {
     go: Option<PathBuf>,
+    python: Option<PathBuf>,
+    smoke: bool,
     requests: usize,
     reps: usize,
     out: Option<PathBuf>,
@@ -40,6 +47,8 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         go: None,
+        python: None,
+        smoke: false,
         requests: 20_000,
         reps: 5,
         out: None,
@@ -49,10 +58,12 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--go" => args.go = Some(value()?.into()),
+            "--python" => args.python = Some(value()?.into()),
             "--out" => args.out = Some(value()?.into()),
             "--requests" => args.requests = value()?.parse().map_err(|e| format!("{e}"))?,
             "--reps" => args.reps = value()?.parse().map_err(|e| format!("{e}"))?,
             "--smoke" => {
+                args.smoke = true;
                 args.requests = 200;
                 args.reps = 1;
             }
@@ -141,7 +152,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     engine.close();
 
-    let table = report(&rows, &args);
+    let mut table = report(&rows, &args);
+    if let Some(python) = &args.python {
+        let figures = python_benchmarks(python, backend.port(), &yaml, &args)?;
+        table.push_str(&python_report(&figures, &args)?);
+    }
     print!("{table}");
     if let Some(out) = &args.out {
         use std::io::Write;
@@ -267,4 +282,182 @@ fn report(rows: &[(String, f64)], args: &Args) -> String {
         ));
     }
     out
+}
+
+/// One Python benchmark: the median seconds of a measured call, and the
+/// requests that call made (throughput runs; 1 otherwise).
+struct PyFigure {
+    median_s: f64,
+    requests: f64,
+}
+
+impl PyFigure {
+    fn per_request_us(&self) -> f64 {
+        self.median_s * 1e6 / self.requests
+    }
+
+    fn per_second(&self) -> f64 {
+        self.requests / self.median_s
+    }
+}
+
+/// Runs `bindings/python/benches` under `python` (pinned to core 0 like
+/// the other clients) and reads pytest-benchmark's JSON report.
+fn python_benchmarks(
+    python: &PathBuf,
+    port: u16,
+    yaml: &str,
+    args: &Args,
+) -> Result<BTreeMap<String, PyFigure>, String> {
+    let dir = std::env::temp_dir().join(format!("mesh-py-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let config = dir.join("mesh.yaml");
+    let json = dir.join("bench.json");
+    std::fs::write(&config, yaml).map_err(|e| e.to_string())?;
+    let pinned = Command::new("taskset").arg("-V").output().is_ok();
+    let mut command = if pinned {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0"]).arg(python);
+        command
+    } else {
+        Command::new(python)
+    };
+    command
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg("bindings/python/benches")
+        .arg(format!("--benchmark-json={}", json.display()))
+        .env("MESH_BENCH_BACKEND", format!("127.0.0.1:{port}"))
+        .env("MESH_BENCH_CONFIG", &config);
+    if args.smoke {
+        // A tiny run that proves the benchmarks still work.
+        command
+            .args(["--benchmark-min-rounds=1", "--benchmark-max-time=0.01"])
+            .env("MESH_BENCH_BATCH", "50")
+            .env("MESH_BENCH_ROUNDS", "1");
+    }
+    let output = command
+        .output()
+        .map_err(|e| format!("the Python benchmarks: {e}"))?;
+    let text = std::fs::read_to_string(&json);
+    let _ = std::fs::remove_dir_all(&dir);
+    if !output.status.success() {
+        return Err(format!(
+            "the Python benchmarks failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let text = text.map_err(|e| format!("pytest-benchmark's report: {e}"))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("pytest-benchmark's report: {e}"))?;
+    let mut figures = BTreeMap::new();
+    for bench in report["benchmarks"].as_array().into_iter().flatten() {
+        let (Some(name), Some(median_s)) =
+            (bench["name"].as_str(), bench["stats"]["median"].as_f64())
+        else {
+            continue;
+        };
+        let requests = bench["extra_info"]["requests"].as_f64().unwrap_or(1.0);
+        figures.insert(name.to_owned(), PyFigure { median_s, requests });
+    }
+    Ok(figures)
+}
+
+fn python_report(figures: &BTreeMap<String, PyFigure>, args: &Args) -> Result<String, String> {
+    let get = |name: &str| {
+        figures
+            .get(name)
+            .ok_or(format!("pytest-benchmark reported no {name}"))
+    };
+    let judged = |met: bool| if met { "met" } else { "missed" };
+    let mut out = String::new();
+    out.push_str("\n### Python: the wheel against `requests` and `httpx`\n\n");
+    out.push_str(&format!(
+        "The same backend (core 1); the Python process pinned to core 0 (`taskset`), CPython {}, pytest-benchmark medians{}. Direct clients call the backend's address; the mesh routes `order-service` to it.\n\n",
+        python_version(args),
+        if args.smoke { " (smoke run: tiny, not figures)" } else { "" }
+    ));
+    out.push_str("| one request at a time | per request | ÷ `requests` | ÷ `httpx` |\n|---|---:|---:|---:|\n");
+    let requests = get("test_latency_requests")?.per_request_us();
+    let httpx = get("test_latency_httpx")?.per_request_us();
+    for (name, label) in [
+        ("test_latency_mesh", "`Client.request` (mesh)"),
+        (
+            "test_latency_requests_over_mesh",
+            "`requests.Session` + `MeshAdapter` (mesh)",
+        ),
+        ("test_latency_requests", "`requests.Session` (direct)"),
+        ("test_latency_httpx", "`httpx.Client` (direct)"),
+    ] {
+        let us = get(name)?.per_request_us();
+        out.push_str(&format!(
+            "| {label} | {us:.1} µs | {:.2}× | {:.2}× |\n",
+            us / requests,
+            us / httpx
+        ));
+    }
+    out.push_str("\n| throughput | requests/s | mesh ÷ it |\n|---|---:|---:|\n");
+    let mesh_threads = get("test_throughput_mesh_threads")?.per_second();
+    let mesh_async = get("test_throughput_mesh_asyncio")?.per_second();
+    let rows = [
+        (
+            "test_throughput_mesh_threads",
+            "`Client.request`, 8 threads",
+            mesh_threads,
+        ),
+        (
+            "test_throughput_requests_threads",
+            "`requests`, 8 threads (a Session each)",
+            mesh_threads,
+        ),
+        (
+            "test_throughput_httpx_threads",
+            "`httpx.Client`, 8 threads",
+            mesh_threads,
+        ),
+        (
+            "test_throughput_mesh_asyncio",
+            "`Client.arequest`, 64 in flight",
+            mesh_async,
+        ),
+        (
+            "test_throughput_httpx_over_mesh_asyncio",
+            "`httpx.AsyncClient` + `AsyncMeshTransport`, 64 in flight",
+            mesh_async,
+        ),
+        (
+            "test_throughput_httpx_asyncio",
+            "`httpx.AsyncClient`, 64 in flight",
+            mesh_async,
+        ),
+    ];
+    for (name, label, mesh) in rows {
+        let rps = get(name)?.per_second();
+        out.push_str(&format!("| {label} | {rps:.0} | {:.2}× |\n", mesh / rps));
+    }
+    let noop_ns = get("test_noop_call")?.median_s * 1e9;
+    let over_requests = mesh_threads / get("test_throughput_requests_threads")?.per_second();
+    let over_httpx = mesh_threads / get("test_throughput_httpx_threads")?.per_second();
+    let over_httpx_async = mesh_async / get("test_throughput_httpx_asyncio")?.per_second();
+    out.push_str(&format!(
+        "\nTargets: throughput ≥ 2× `requests`: {over_requests:.2}×, {}; ≥ 2× `httpx`: {over_httpx:.2}× from threads, {over_httpx_async:.2}× from asyncio, {}; a no-op call ≤ 200 ns: {noop_ns:.0} ns, {}.\n",
+        judged(over_requests >= 2.0),
+        judged(over_httpx >= 2.0 && over_httpx_async >= 2.0),
+        judged(noop_ns <= 200.0),
+    ));
+    Ok(out)
+}
+
+/// The interpreter's version, for the table's caption.
+fn python_version(args: &Args) -> String {
+    args.python
+        .as_ref()
+        .and_then(|python| {
+            Command::new(python)
+                .args(["-c", "import platform; print(platform.python_version())"])
+                .output()
+                .ok()
+        })
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_else(|| "?".to_owned())
 }

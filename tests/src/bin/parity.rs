@@ -3,13 +3,16 @@
 //! compares what they did (see `mesh_tests::parity`).
 //!
 //! ```text
-//! cargo run -p mesh-tests --bin parity -- [--go bindings/go] [--requests 2000] [--concurrency 8]
+//! cargo run -p mesh-tests --bin parity -- [--go bindings/go]
+//!     [--python bindings/python/tests/parity_runner.py] [--requests 2000] [--concurrency 8]
 //! ```
 //!
 //! The Go runner is `go run ./cmd/parity` in the given directory; it
 //! links the C library, so `CGO_LDFLAGS` must point at `libmesh.a`
-//! (`scripts/bindings.sh` sets it). Exits 1 when a run strays from the
-//! scenario or from another run.
+//! (`scripts/bindings.sh` sets it). The Python runner is the given script,
+//! run twice by `$PYTHON` (default `python3`, which must have the wheel
+//! installed): from threads, then from asyncio. Exits 1 when a run strays
+//! from the scenario or from another run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -29,12 +32,14 @@ fn main() -> ExitCode {
 
 struct Args {
     go: Option<PathBuf>,
+    python: Option<PathBuf>,
     plan: ParityPlan,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         go: None,
+        python: None,
         plan: ParityPlan::default(),
     };
     let mut it = std::env::args().skip(1);
@@ -42,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--go" => args.go = Some(PathBuf::from(value()?)),
+            "--python" => args.python = Some(PathBuf::from(value()?)),
             "--requests" => {
                 args.plan.requests = value()?.parse().map_err(|e| format!("--requests: {e}"))?
             }
@@ -79,8 +85,25 @@ fn run() -> Result<bool, String> {
     })?];
     if let Some(go) = &args.go {
         runs.push(parity::measure(&backends, || {
-            run_go(go, &config, &dir, args.plan)
+            let mut command = Command::new("go");
+            command.args(["run", "./cmd/parity"]).current_dir(go);
+            run_runner(command, &config, &dir.join("go.json"), args.plan)
         })?);
+    }
+    if let Some(script) = &args.python {
+        let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        for mode in ["threads", "asyncio"] {
+            runs.push(parity::measure(&backends, || {
+                let mut command = Command::new(&python);
+                command.arg(script).args(["--mode", mode]);
+                run_runner(
+                    command,
+                    &config,
+                    &dir.join(format!("python-{mode}.json")),
+                    args.plan,
+                )
+            })?);
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     print_table(&runs);
@@ -91,28 +114,28 @@ fn run() -> Result<bool, String> {
     Ok(problems.is_empty())
 }
 
-fn run_go(
-    dir: &Path,
+/// Runs a binding's runner (the common flags appended to `command`) and
+/// reads the report it writes to `out`.
+fn run_runner(
+    mut command: Command,
     config: &Path,
-    out_dir: &Path,
+    out: &Path,
     plan: ParityPlan,
 ) -> Result<ParityReport, String> {
-    let out = out_dir.join("go.json");
-    let status = Command::new("go")
-        .args(["run", "./cmd/parity", "-config"])
+    command
+        .arg("-config")
         .arg(config)
         .arg("-out")
-        .arg(&out)
+        .arg(out)
         .args(["-requests", &plan.requests.to_string()])
-        .args(["-concurrency", &plan.concurrency.to_string()])
-        .current_dir(dir)
-        .status()
-        .map_err(|e| format!("go run ./cmd/parity: {e}"))?;
+        .args(["-concurrency", &plan.concurrency.to_string()]);
+    let shown = format!("{command:?}");
+    let status = command.status().map_err(|e| format!("{shown}: {e}"))?;
     if !status.success() {
-        return Err(format!("go run ./cmd/parity: {status}"));
+        return Err(format!("{shown}: {status}"));
     }
-    let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    ParityReport::from_json(&text).map_err(|e| format!("the Go report: {e}"))
+    let text = std::fs::read_to_string(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    ParityReport::from_json(&text).map_err(|e| format!("the report of {shown}: {e}"))
 }
 
 fn print_table(runs: &[ParityRun]) {
