@@ -2,10 +2,12 @@
 //! runtimes it runs on (the requests', driven by their callers, and the
 //! xDS client's).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::Full;
 use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
@@ -134,30 +136,6 @@ impl Engine {
         request: &HttpRequest,
         cancel: Option<&Cancel>,
     ) -> Result<HttpResponse, Error> {
-        self.execute_inner(request, cancel, None)
-    }
-
-    /// [`Engine::execute`], asking `interrupted` every `every` while the
-    /// call waits, on the calling thread, whether to give up: the hook of
-    /// hosts whose signals (Python's Ctrl-C) are only seen by the waiting
-    /// thread itself. A `true` ends the call with
-    /// [`ErrorKind::Cancelled`].
-    pub fn execute_interruptible(
-        &self,
-        request: &HttpRequest,
-        cancel: Option<&Cancel>,
-        every: Duration,
-        interrupted: &mut dyn FnMut() -> bool,
-    ) -> Result<HttpResponse, Error> {
-        self.execute_inner(request, cancel, Some((every, interrupted)))
-    }
-
-    fn execute_inner(
-        &self,
-        request: &HttpRequest,
-        cancel: Option<&Cancel>,
-        interrupt: Option<(Duration, &mut dyn FnMut() -> bool)>,
-    ) -> Result<HttpResponse, Error> {
         runtime::ensure_blocking_allowed("Engine::execute")?;
         request.check_body(self.max_body_bytes)?;
         let running = self.running()?;
@@ -172,27 +150,66 @@ impl Engine {
             cancel,
         );
         // The caller's thread drives the request (see `driver`).
-        let result = match interrupt {
-            None => running.requests.block_on(exchange),
-            Some((every, interrupted)) => running.requests.block_on(async {
-                tokio::select! {
-                    result = exchange => result,
-                    () = poll_interrupt(every, interrupted) => Err(Error::new(
-                        ErrorKind::Cancelled,
-                        "the call was interrupted",
-                    )),
+        let result = running.requests.block_on(exchange);
+        self.metrics.record_response(Mode::Execute, &result);
+        result
+    }
+
+    /// [`Engine::execute`] for hosts whose signals only the waiting thread
+    /// sees (Python's Ctrl-C on the main thread): every `every`, the call
+    /// steps out of the engine, letting go of the runtime and of the
+    /// engine's locks (so the hook may block, take the host's interpreter
+    /// lock, even close the engine), and asks `interrupted` whether to
+    /// give up; a `true` ends the call with [`ErrorKind::Cancelled`].
+    pub fn execute_interruptible(
+        &self,
+        request: &HttpRequest,
+        cancel: Option<&Cancel>,
+        every: Duration,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) -> Result<HttpResponse, Error> {
+        runtime::ensure_blocking_allowed("Engine::execute")?;
+        request.check_body(self.max_body_bytes)?;
+        let exchange = exchange::run(
+            &self.client,
+            request.to_http(),
+            self.limits(request),
+            &self.shutdown,
+            cancel,
+        );
+        let mut exchange = std::pin::pin!(exchange);
+        let result = loop {
+            // One slice: the caller drives the request for up to `every`.
+            let slice = {
+                let running = self.running()?;
+                let Some(running) = running.as_ref() else {
+                    return Err(closed());
+                };
+                running.requests.block_on(async {
+                    tokio::select! {
+                        biased;
+                        result = &mut exchange => Some(result),
+                        () = tokio::time::sleep(every) => None,
+                    }
+                })
+            };
+            match slice {
+                Some(result) => break result,
+                None if interrupted() => {
+                    break Err(Error::new(ErrorKind::Cancelled, "the call was interrupted"));
                 }
-            }),
+                None => {}
+            }
         };
         self.metrics.record_response(Mode::Execute, &result);
         result
     }
 
     /// Starts `request` through the mesh without blocking: it runs on the
-    /// engine's multi-thread runtime and `done` receives its end, on an
-    /// engine thread, exactly once (with [`ErrorKind::Closed`] if the
-    /// engine closes first). `done` must not block: hand the result over
-    /// to the host's own loop. Errors found before the request starts
+    /// engine's multi-thread runtime and `done` receives its end exactly
+    /// once, on an engine thread (or with [`ErrorKind::Closed`] on the
+    /// thread that closes the engine first; see `submit`). `done` must not
+    /// block: hand the result over to the host's own loop. Errors found before the request starts
     /// (a closed engine, a body over the limit) are returned here and
     /// `done` is not called.
     pub fn submit<F>(&self, request: &HttpRequest, cancel: Cancel, done: F) -> Result<(), Error>
@@ -211,7 +228,13 @@ impl Engine {
         let http = request.to_http();
         let limits = self.limits(request);
         running.runtime.spawn(async move {
-            let result = exchange::run(&client, http, limits, &shutdown, Some(&cancel)).await;
+            let exchange = exchange::run(&client, http, limits, &shutdown, Some(&cancel));
+            // A panic answers the host too (the C ABI and Python catch
+            // theirs at the boundary; this one happens on our thread).
+            let result = AssertUnwindSafe(exchange)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "the request panicked")));
             metrics.record_response(Mode::Submit, &result);
             completion.complete(result);
         });
@@ -325,7 +348,14 @@ impl Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         if runtime::process_id() != self.pid {
-            // A forked child: the runtime's threads are not here to join.
+            // A forked child: the runtime's threads are not here to join,
+            // and dropping a connection would wake a task of a runtime
+            // whose locks a parent's thread may have held at the fork. So
+            // nothing is dropped: forgotten clones keep the clients'
+            // shared state alive, the runtimes are forgotten.
+            std::mem::forget(self.client.clone());
+            std::mem::forget(self.async_client.clone());
+            std::mem::forget(Arc::clone(&self.snapshots));
             let running = self
                 .running
                 .get_mut()
@@ -340,16 +370,6 @@ impl Drop for Engine {
 
 fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the engine is closed")
-}
-
-/// Completes once `interrupted` answers `true`, asking it every `every`.
-async fn poll_interrupt(every: Duration, interrupted: &mut dyn FnMut() -> bool) {
-    loop {
-        tokio::time::sleep(every).await;
-        if interrupted() {
-            return;
-        }
-    }
 }
 
 /// Loads a static configuration, with a policy JSON over one host.

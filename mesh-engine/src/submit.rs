@@ -3,10 +3,11 @@
 //! (Python's asyncio, a JVM's futures) that must not block a thread per
 //! call.
 //!
-//! The callback runs on one of the engine's threads, exactly once: when
-//! the request ends, or, should its task never run to the end (the engine
-//! closing under it), with [`ErrorKind::Closed`] as the task is dropped.
-//! A host future waiting on it is therefore always answered.
+//! The callback runs exactly once: on an engine thread when the request
+//! ends (with [`ErrorKind::Internal`] if it panicked), or, should its task
+//! never run to the end (the engine closing under it), with
+//! [`ErrorKind::Closed`] as the task is dropped, on the thread that closes
+//! the engine. A host future waiting on it is therefore always answered.
 
 use mesh_core::{Error, ErrorKind};
 

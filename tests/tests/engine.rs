@@ -546,6 +546,20 @@ fn an_interruptible_call_asks_its_hook_while_it_waits() {
         )
         .expect("a call that ends first is not interrupted");
     assert_eq!(response.status, 200);
+
+    // The hook runs outside the engine's locks: it may close the engine.
+    let error = engine
+        .execute_interruptible(
+            &get("http://order-service/"),
+            None,
+            Duration::from_millis(10),
+            &mut || {
+                engine.close();
+                false
+            },
+        )
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Closed, "{error}");
     drop(scenario.runtime);
     drop(scenario_ok.runtime);
 }

@@ -15,10 +15,4 @@ impl CancelHandle {
     fn cancel(&self) {
         self.0.fire();
     }
-
-    /// Whether `cancel` was called.
-    #[getter]
-    fn cancelled(&self) -> bool {
-        self.0.is_fired()
-    }
 }

@@ -109,10 +109,10 @@ impl Engine {
 
     /// Sends a request through the mesh and returns the whole response,
     /// with the GIL released meanwhile. With `interruptible`, the call
-    /// looks for Python signals every 50 ms and raises what their
-    /// handlers raise (Ctrl-C's `KeyboardInterrupt`), cancelling the
-    /// request: pass it on the main thread only, the one Python runs
-    /// signal handlers on.
+    /// steps out of the engine every 50 ms to run pending Python signal
+    /// handlers, and raises what they raise (Ctrl-C's
+    /// `KeyboardInterrupt`), cancelling the request: pass it on the main
+    /// thread only, the one Python runs signal handlers on.
     #[pyo3(signature = (method, url, headers=None, body=None, timeout=None, interruptible=false))]
     #[allow(clippy::too_many_arguments)]
     fn request(
@@ -163,11 +163,13 @@ impl Engine {
         let request = request::build(py, method, url, headers, body, timeout)?;
         let cancel = Cancel::new();
         let queue = completions.queue();
-        self.engine
-            .submit(&request, cancel.clone(), move |result| {
+        let engine = &*self.engine;
+        py.detach(|| {
+            engine.submit(&request, cancel.clone(), move |result| {
                 queue.push(token, result);
             })
-            .map_err(|e| errors::to_py(py, &e))?;
+        })
+        .map_err(|e| errors::to_py(py, &e))?;
         Ok(CancelHandle(cancel))
     }
 
@@ -224,13 +226,15 @@ impl Engine {
 
     /// The configuration in force, as JSON text.
     fn config_dump(&self, py: Python<'_>) -> PyResult<String> {
-        self.engine.config_dump().map_err(|e| errors::to_py(py, &e))
+        let engine = &*self.engine;
+        py.detach(|| engine.config_dump())
+            .map_err(|e| errors::to_py(py, &e))
     }
 
     /// The engine's metrics in the Prometheus text format.
     fn metrics(&self, py: Python<'_>) -> PyResult<String> {
-        self.engine
-            .metrics_text()
+        let engine = &*self.engine;
+        py.detach(|| engine.metrics_text())
             .map_err(|e| errors::to_py(py, &e))
     }
 
@@ -239,18 +243,6 @@ impl Engine {
     fn close(&self, py: Python<'_>) {
         let engine = &*self.engine;
         py.detach(|| engine.close());
-    }
-
-    /// Whether `close` was called.
-    #[getter]
-    fn closed(&self) -> bool {
-        self.engine.is_closed()
-    }
-
-    /// The largest body the engine sends or reads, in bytes.
-    #[getter]
-    fn max_body_bytes(&self) -> usize {
-        self.engine.max_body_bytes()
     }
 }
 

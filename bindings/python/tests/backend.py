@@ -8,7 +8,8 @@ a thread of its own, keep-alive, answering by path.
 - ``/status/<code>``: that status;
 - ``/sleep/<ms>``: answers after that long; ``/hang``: never;
 - ``/bytes/<n>``: ``n`` bytes;
-- ``/gzip``: a gzip-encoded body;
+- ``/gzip``: a gzip-encoded body; ``/bad-gzip``: one that claims to be;
+- ``/utf8-header``: a header whose value is UTF-8 (``x-name: café``);
 - ``/cookie``: sets two cookies.
 """
 
@@ -128,6 +129,11 @@ class Backend:
                 [("content-encoding", "gzip")],
                 gzip.compress(b"compressed " + self.name.encode()),
             )
+        if path == "/utf8-header":
+            # The value's UTF-8 bytes, written as they are.
+            return 200, [("x-name", "café".encode().decode("latin-1"))], b"ok"
+        if path == "/bad-gzip":
+            return 200, [("content-encoding", "gzip")], b"not gzip at all"
         if path == "/cookie":
             return (
                 200,

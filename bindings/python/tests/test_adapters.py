@@ -59,6 +59,11 @@ def test_requests_decodes_gzip_and_keeps_cookies(session: requests.Session) -> N
     assert "session=abc" in echo["headers"]["cookie"]
 
 
+def test_requests_refuses_a_body_it_cannot_decode(session: requests.Session) -> None:
+    with pytest.raises(requests.exceptions.ContentDecodingError):
+        session.get("http://order-service/bad-gzip")
+
+
 def test_requests_errors_are_requests_exceptions(session: requests.Session) -> None:
     with pytest.raises(requests.exceptions.Timeout):
         session.get("http://order-service/hang", timeout=0.2)
@@ -80,6 +85,7 @@ def test_httpx_client_over_the_mesh(client: Client) -> None:
         assert echo["headers"]["x-trace"] == "t"
         assert http.get("http://order-service/gzip").text.startswith("compressed ")
         assert http.get("http://order-service/status/503").status_code == 503
+        assert http.get("http://order-service/utf8-header").headers["x-name"] == "café"
 
 
 def test_httpx_errors_are_httpx_exceptions(client: Client) -> None:

@@ -128,9 +128,12 @@ def test_closing_ends_a_call_in_flight(scenario: Scenario) -> None:
         except MeshError as e:
             errors.append(e)
 
+    before = sum(scenario.received().values())
     thread = threading.Thread(target=call)
     thread.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while sum(scenario.received().values()) == before and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the request has reached a backend
     mesh.close()
     thread.join(timeout=10)
     assert not thread.is_alive()

@@ -19,12 +19,26 @@ from . import _native
 class LoopCompletions:
     """The results queue of one event loop, and its waiting futures."""
 
-    __slots__ = ("native", "pending", "__weakref__")
+    __slots__ = ("native", "pending", "loop", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.native = _native.Completions()
         self.pending: Dict[int, "asyncio.Future[Any]"] = {}
+        self.loop = loop
         loop.add_reader(self.native.fileno(), self._drain)
+
+    def close(self) -> None:
+        """After the engine has closed (every request answered): resolves
+        what is left and stops watching, on the loop's own thread."""
+
+        def detach() -> None:
+            self._drain()
+            self.loop.remove_reader(self.native.fileno())
+
+        try:
+            self.loop.call_soon_threadsafe(detach)
+        except RuntimeError:
+            pass  # the loop is closed: its selector, and our reader, are gone
 
     async def send(
         self,

@@ -27,6 +27,8 @@ _Text = Union[str, bytes]
 Headers = Union[Mapping[str, _Text], Mapping[bytes, _Text], Iterable[Tuple[_Text, _Text]]]
 Body = Union[bytes, bytearray, memoryview, str]
 
+#: The thread Python runs signal handlers on (updated in a forked child,
+#: whose main thread is the one that forked).
 _MAIN_THREAD = threading.main_thread().ident
 
 
@@ -128,8 +130,11 @@ class Client:
         """``request`` for asyncio: the event loop keeps running while the
         engine's threads send the request. Cancelling the awaiting task
         cancels the request."""
-        engine = self._engine or self._revive()
         loop = asyncio.get_running_loop()
+        # Building an engine (in a forked child) may wait: not on the loop.
+        engine = self._engine
+        if engine is None:
+            engine = await loop.run_in_executor(None, self._revive)
         completions = self._loops.get(loop)
         if completions is None:
             completions = self._loops.setdefault(loop, _aio.LoopCompletions(loop))
@@ -187,8 +192,16 @@ class Client:
         with self._lock:
             self._closed = True
             engine, self._engine = self._engine, None
+            loops, self._loops = list(self._loops.values()), weakref.WeakKeyDictionary()
         if engine is not None:
             engine.close()
+        for completions in loops:
+            completions.close()
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request or response body, in bytes."""
+        return int(self._settings["max_body_bytes"])
 
     @property
     def closed(self) -> bool:
@@ -205,7 +218,8 @@ class Client:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self.close()
+        # Closing waits for the engine's threads: not on the loop.
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -231,6 +245,8 @@ _clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    global _MAIN_THREAD
+    _MAIN_THREAD = threading.get_ident()
     for client in list(_clients):
         client._forget_engine()
 

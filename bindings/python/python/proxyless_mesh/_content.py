@@ -25,21 +25,34 @@ def outgoing(
     return kept
 
 
-def decode(body: bytes, coding: Optional[str]) -> bytes:
-    """``body`` with its ``Content-Encoding`` (gzip, deflate) undone."""
+def decode(body: bytes, coding: Optional[str], limit: int) -> bytes:
+    """``body`` with its ``Content-Encoding`` (gzip, deflate) undone, at
+    most ``limit`` bytes of it (a compressed body is no way around the
+    client's ``max_body_bytes``). Raises ``ValueError`` for a coding it
+    cannot undo, a corrupt body, or one that grows past ``limit``."""
     if not coding or not body:
         return body
     for step in reversed([c.strip().lower() for c in coding.split(",") if c.strip()]):
-        if step == "gzip" or step == "x-gzip":
-            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        if step in ("gzip", "x-gzip"):
+            body = _inflate(body, 16 + zlib.MAX_WBITS, limit)
         elif step == "deflate":
             try:
-                body = zlib.decompress(body)
+                body = _inflate(body, zlib.MAX_WBITS, limit)
             except zlib.error:  # raw deflate, as some servers send it
-                body = zlib.decompress(body, -zlib.MAX_WBITS)
+                body = _inflate(body, -zlib.MAX_WBITS, limit)
         elif step != "identity":
             raise ValueError(f"content coding {step!r} cannot be decoded")
     return body
+
+
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) <= limit and not inflater.unconsumed_tail:
+        out += inflater.flush()
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ValueError(f"the decoded body is over the limit of {limit} bytes")
+    return out
 
 
 def accept_encoding(value: str) -> Optional[str]:

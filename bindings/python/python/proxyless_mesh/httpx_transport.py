@@ -83,9 +83,11 @@ def _timeout(request: httpx.Request) -> Optional[float]:
 
 
 def _response(answer) -> httpx.Response:
+    # Back to the bytes received (the values are Latin-1 `str`): httpx
+    # would encode `str` headers as ASCII.
     return httpx.Response(
         answer.status,
-        headers=answer.headers,
+        headers=[(n.encode("latin-1"), v.encode("latin-1")) for n, v in answer.headers],
         stream=httpx.ByteStream(answer.body),
     )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import zlib
 from http import HTTPStatus
 from typing import Any, List, Optional, Tuple, Union
 
@@ -105,7 +106,11 @@ class MeshAdapter(BaseAdapter):
             response.reason = HTTPStatus(answer.status).phrase
         except ValueError:
             response.reason = ""
-        response._content = _content.decode(answer.body, headers.get("content-encoding"))
+        limit = self.client.max_body_bytes
+        try:
+            response._content = _content.decode(answer.body, headers.get("content-encoding"), limit)
+        except (ValueError, zlib.error) as e:
+            raise requests.exceptions.ContentDecodingError(str(e), request=request) from e
         response._content_consumed = True
         # `Session` reads cookies from `raw` as it would from urllib3's
         # response: its `_original_response.msg`.
