@@ -430,6 +430,11 @@ fn python_report(figures: &BTreeMap<String, PyFigure>, args: &Args) -> Result<St
             "`httpx.AsyncClient`, 64 in flight",
             mesh_async,
         ),
+        (
+            "test_throughput_httpx_asyncio_8_in_flight",
+            "`httpx.AsyncClient`, 8 in flight",
+            mesh_async,
+        ),
     ];
     for (name, label, mesh) in rows {
         let rps = get(name)?.per_second();
@@ -438,9 +443,14 @@ fn python_report(figures: &BTreeMap<String, PyFigure>, args: &Args) -> Result<St
     let noop_ns = get("test_noop_call")?.median_s * 1e9;
     let over_requests = mesh_threads / get("test_throughput_requests_threads")?.per_second();
     let over_httpx = mesh_threads / get("test_throughput_httpx_threads")?.per_second();
-    let over_httpx_async = mesh_async / get("test_throughput_httpx_asyncio")?.per_second();
+    // Against httpx's better asyncio figure: its pool slows as the
+    // in-flight count grows.
+    let httpx_async = get("test_throughput_httpx_asyncio")?
+        .per_second()
+        .max(get("test_throughput_httpx_asyncio_8_in_flight")?.per_second());
+    let over_httpx_async = mesh_async / httpx_async;
     out.push_str(&format!(
-        "\nTargets: throughput ≥ 2× `requests`: {over_requests:.2}×, {}; ≥ 2× `httpx`: {over_httpx:.2}× from threads, {over_httpx_async:.2}× from asyncio, {}; a no-op call ≤ 200 ns: {noop_ns:.0} ns, {}.\n",
+        "\nTargets: throughput ≥ 2× `requests`: {over_requests:.2}×, {}; ≥ 2× `httpx`: {over_httpx:.2}× from threads, {over_httpx_async:.2}× from asyncio (against httpx's better figure), {}; a no-op call ≤ 200 ns: {noop_ns:.0} ns, {}.\n",
         judged(over_requests >= 2.0),
         judged(over_httpx >= 2.0 && over_httpx_async >= 2.0),
         judged(noop_ns <= 200.0),
