@@ -13,8 +13,9 @@
 #    it there;
 # 3. checks the Python sources: ruff (format, lint) and mypy;
 # 4. runs pytest on bindings/python/tests: the client against real
-#    backends, asyncio, both adapters, misuse, fork, the wheel in a fresh
-#    venv, and the parity scenario (through the parity binary, built here).
+#    backends, asyncio, both adapters, misuse, fork, gunicorn, the wheel in
+#    a fresh venv (of this CPython, and of 3.9 and 3.13 when pyenv has
+#    them), and the parity scenario (through the parity binary, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,18 @@ wheel=$(ls "$wheels"/proxyless_mesh-*.whl)
   "$venv/bin/ruff" check --quiet . &&
   "$venv/bin/mypy" --no-error-summary)
 cargo build --locked -p mesh-tests --bin parity
+# The abi3 wheel serves CPython 3.9 and newer: when pyenv has the oldest
+# and newest at hand, the fresh-venv test installs it into those too.
+extra=()
+if command -v pyenv >/dev/null 2>&1; then
+  for version in 3.9 3.13; do
+    found=$(ls -d "$(pyenv root)"/versions/"$version".*/bin/python3 2>/dev/null | tail -n 1 || true)
+    [ -n "$found" ] && extra+=("$found")
+  done
+fi
+extra_pythons=$(IFS=:; echo "${extra[*]:-}")
+echo "python.sh: the wheel is also tried under: ${extra_pythons:-no other CPython}"
 (cd bindings/python &&
+  PROXYLESS_MESH_EXTRA_PYTHONS="$extra_pythons" \
   PROXYLESS_MESH_WHEEL="$wheel" MESH_PARITY_BIN="$target_dir/debug/parity" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests)

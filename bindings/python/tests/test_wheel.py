@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import venv
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,11 +24,22 @@ def find_wheel() -> Path:
     return Path(wheel)
 
 
-def test_the_wheel_installs_into_a_fresh_venv_and_works(tmp_path: Path, scenario: Scenario) -> None:
+def interpreters() -> list:
+    """This interpreter, and the other CPythons ``scripts/python.sh`` found
+    (``PROXYLESS_MESH_EXTRA_PYTHONS``: the oldest and newest the abi3
+    wheel should serve)."""
+    extra = os.environ.get("PROXYLESS_MESH_EXTRA_PYTHONS", "")
+    return [sys.executable] + [p for p in extra.split(os.pathsep) if p]
+
+
+@pytest.mark.parametrize("interpreter", interpreters())
+def test_the_wheel_installs_into_a_fresh_venv_and_works(
+    tmp_path: Path, scenario: Scenario, interpreter: str
+) -> None:
     wheel = find_wheel()
     assert wheel.name.startswith("proxyless_mesh-") and "abi3" in wheel.name, wheel.name
     environment = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(environment)
+    subprocess.run([interpreter, "-m", "venv", str(environment)], check=True, timeout=120)
     python = environment / "bin" / "python"
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", str(wheel)],
@@ -38,12 +49,19 @@ def test_the_wheel_installs_into_a_fresh_venv_and_works(tmp_path: Path, scenario
     config = tmp_path / "mesh.yaml"
     config.write_text(scenario.yaml)
     script = f"""
+import asyncio
 import proxyless_mesh
 from proxyless_mesh import Client
 assert proxyless_mesh.__file__.startswith({str(environment)!r}), proxyless_mesh.__file__
 with Client(config_file={str(config)!r}) as mesh:
     response = mesh.request("GET", "http://order-service/orders")
     assert response.status == 200, response
+
+    async def main():
+        return [r.status for r in await asyncio.gather(*(
+            mesh.arequest("GET", "http://order-service/orders") for _ in range(10)))]
+
+    assert asyncio.run(main()) == [200] * 10
 print("ok", proxyless_mesh.__version__)
 """
     done = subprocess.run(
