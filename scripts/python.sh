@@ -66,7 +66,7 @@ extra=()
 if command -v pyenv >/dev/null 2>&1; then
   for version in 3.9 3.13; do
     found=$(ls -d "$(pyenv root)"/versions/"$version".*/bin/python3 2>/dev/null | tail -n 1 || true)
-    [ -n "$found" ] && extra+=("$found")
+    if [ -n "$found" ]; then extra+=("$found"); fi
   done
 fi
 extra_pythons=$(IFS=:; echo "${extra[*]:-}")
