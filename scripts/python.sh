@@ -13,7 +13,8 @@
 #    it there;
 # 3. checks the Python sources: ruff (format, lint) and mypy;
 # 4. runs pytest on bindings/python/tests: the client against real
-#    backends, asyncio, both adapters, misuse, fork, gunicorn, the wheel in
+#    backends, a client over xDS (the test control plane, xds_scenario),
+#    asyncio, both adapters, misuse, fork, gunicorn, the wheel in
 #    a fresh venv (of this CPython, and of 3.9 and 3.13 when pyenv has
 #    them), and the parity scenario (through the parity binary, built here).
 set -euo pipefail
@@ -59,7 +60,7 @@ wheel=$(ls "$wheels"/proxyless_mesh-*.whl)
   "$venv/bin/ruff" format --check --quiet . &&
   "$venv/bin/ruff" check --quiet . &&
   "$venv/bin/mypy" --no-error-summary)
-cargo build --locked -p mesh-tests --bin parity
+cargo build --locked -p mesh-tests --bin parity --bin xds_scenario
 # The abi3 wheel serves CPython 3.9 and newer: when pyenv has the oldest
 # and newest at hand, the fresh-venv test installs it into those too.
 extra=()
@@ -74,4 +75,5 @@ echo "python.sh: the wheel is also tried under: ${extra_pythons:-no other CPytho
 (cd bindings/python &&
   PROXYLESS_MESH_EXTRA_PYTHONS="$extra_pythons" \
   PROXYLESS_MESH_WHEEL="$wheel" MESH_PARITY_BIN="$target_dir/debug/parity" \
+  MESH_XDS_SCENARIO_BIN="$target_dir/debug/xds_scenario" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests)

@@ -145,6 +145,18 @@ impl Outcome {
         Ok(Self::Response { status, headers })
     }
 
+    /// A reported response header, checked as bindings receive it: raw
+    /// bytes, refused with [`ErrorKind::InvalidArgument`] when the name is
+    /// not a header name or the value holds CR, LF or NUL.
+    pub fn header(name: &[u8], value: &[u8]) -> Result<(HeaderName, HeaderValue), Error> {
+        let invalid = |message: String| Error::new(ErrorKind::InvalidArgument, message);
+        let name = HeaderName::from_bytes(name)
+            .map_err(|_| invalid("the response header name is invalid".to_owned()))?;
+        let value = HeaderValue::from_bytes(value)
+            .map_err(|_| invalid(format!("response header {name}: invalid value")))?;
+        Ok((name, value))
+    }
+
     fn to_core(&self) -> CoreOutcome {
         match self {
             Self::Response { status, headers } => {

@@ -3,7 +3,7 @@
 //! xDS client's).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -136,21 +136,9 @@ impl Engine {
         request: &HttpRequest,
         cancel: Option<&Cancel>,
     ) -> Result<HttpResponse, Error> {
-        runtime::ensure_blocking_allowed("Engine::execute")?;
-        request.check_body(self.max_body_bytes)?;
-        let running = self.running()?;
-        let Some(running) = running.as_ref() else {
-            return Err(closed());
-        };
-        let exchange = exchange::run(
-            &self.client,
-            request.to_http(),
-            self.limits(request),
-            &self.shutdown,
-            cancel,
-        );
+        let exchange = self.blocking_exchange(request, cancel)?;
         // The caller's thread drives the request (see `driver`).
-        let result = running.requests.block_on(exchange);
+        let result = self.with_running(|running| running.requests.block_on(exchange))?;
         self.metrics.record_response(Mode::Execute, &result);
         result
     }
@@ -168,23 +156,11 @@ impl Engine {
         every: Duration,
         interrupted: &mut dyn FnMut() -> bool,
     ) -> Result<HttpResponse, Error> {
-        runtime::ensure_blocking_allowed("Engine::execute")?;
-        request.check_body(self.max_body_bytes)?;
-        let exchange = exchange::run(
-            &self.client,
-            request.to_http(),
-            self.limits(request),
-            &self.shutdown,
-            cancel,
-        );
+        let exchange = self.blocking_exchange(request, cancel)?;
         let mut exchange = std::pin::pin!(exchange);
         let result = loop {
             // One slice: the caller drives the request for up to `every`.
-            let slice = {
-                let running = self.running()?;
-                let Some(running) = running.as_ref() else {
-                    return Err(closed());
-                };
+            let slice = self.with_running(|running| {
                 running.requests.block_on(async {
                     tokio::select! {
                         biased;
@@ -192,7 +168,7 @@ impl Engine {
                         () = tokio::time::sleep(every) => None,
                     }
                 })
-            };
+            })?;
             match slice {
                 Some(result) => break result,
                 None if interrupted() => {
@@ -217,28 +193,28 @@ impl Engine {
         F: FnOnce(Result<HttpResponse, Error>) + Send + 'static,
     {
         request.check_body(self.max_body_bytes)?;
-        let running = self.running()?;
-        let Some(running) = running.as_ref() else {
-            return Err(closed());
-        };
-        let completion = Completion::new(done);
-        let client = self.async_client.clone();
-        let shutdown = self.shutdown.clone();
-        let metrics = Arc::clone(&self.metrics);
-        let http = request.to_http();
-        let limits = self.limits(request);
-        running.runtime.spawn(async move {
-            let exchange = exchange::run(&client, http, limits, &shutdown, Some(&cancel));
-            // A panic answers the host too (the C ABI and Python catch
-            // theirs at the boundary; this one happens on our thread).
-            let result = AssertUnwindSafe(exchange)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| Err(Error::new(ErrorKind::Internal, "the request panicked")));
-            metrics.record_response(Mode::Submit, &result);
-            completion.complete(result);
-        });
-        Ok(())
+        self.with_running(|running| {
+            // Made here: a call refused as closed never sees its `done`.
+            let completion = Completion::new(done);
+            let client = self.async_client.clone();
+            let shutdown = self.shutdown.clone();
+            let metrics = Arc::clone(&self.metrics);
+            let http = request.to_http();
+            let limits = self.limits(request);
+            running.runtime.spawn(async move {
+                let exchange = exchange::run(&client, http, limits, &shutdown, Some(&cancel));
+                // A panic answers the host too (the C ABI and Python catch
+                // theirs at the boundary; this one happens on our thread).
+                let result = AssertUnwindSafe(exchange)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::new(ErrorKind::Internal, "the request panicked"))
+                    });
+                metrics.record_response(Mode::Submit, &result);
+                completion.complete(result);
+            });
+        })
     }
 
     fn limits(&self, request: &HttpRequest) -> Limits {
@@ -286,11 +262,7 @@ impl Engine {
     /// clusters with their endpoints and ejections, and for xDS the
     /// client's per-resource status (versions, NACKs, errors).
     pub fn config_dump(&self) -> Result<String, Error> {
-        let running = self.running()?;
-        let Some(running) = running.as_ref() else {
-            return Err(closed());
-        };
-        let xds = running.xds.as_ref().map(XdsClient::config_dump);
+        let xds = self.with_running(|running| running.xds.as_ref().map(XdsClient::config_dump))?;
         Ok(dump::config_dump(&self.snapshots.load(), xds).to_string())
     }
 
@@ -335,13 +307,32 @@ impl Engine {
         Ok(())
     }
 
-    /// The running state, read-locked for the duration of a call.
-    fn running(&self) -> Result<RwLockReadGuard<'_, Option<Running>>, Error> {
+    /// Runs `f` on the running state, read-locked meanwhile (so `close`
+    /// waits for it); `Closed` once the engine is closed.
+    fn with_running<T>(&self, f: impl FnOnce(&Running) -> T) -> Result<T, Error> {
         self.ensure_open()?;
-        Ok(self
+        let running = self
             .running
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        running.as_ref().map(f).ok_or_else(closed)
+    }
+
+    /// The request of a blocking call, checked and ready to drive.
+    fn blocking_exchange<'a>(
+        &'a self,
+        request: &HttpRequest,
+        cancel: Option<&'a Cancel>,
+    ) -> Result<impl Future<Output = Result<HttpResponse, Error>> + 'a, Error> {
+        runtime::ensure_blocking_allowed("Engine::execute")?;
+        request.check_body(self.max_body_bytes)?;
+        Ok(exchange::run(
+            &self.client,
+            request.to_http(),
+            self.limits(request),
+            &self.shutdown,
+            cancel,
+        ))
     }
 }
 

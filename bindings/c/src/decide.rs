@@ -2,7 +2,7 @@
 //! and the outcomes they report.
 
 use facade::{Decision, Failure, Outcome};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 
 use crate::boundary::{
     self, bytes, call, give, handle, handle_mut, invalid_argument, lend, lend_header,
@@ -266,10 +266,7 @@ pub unsafe extern "C" fn mesh_outcome_add_header(
         let name = unsafe { bytes(name, name_len, "header name") }?;
         // SAFETY: forwarded from the caller.
         let value = unsafe { bytes(value, value_len, "header value") }?;
-        let name = HeaderName::from_bytes(name)
-            .map_err(|_| invalid_argument("the response header name is invalid"))?;
-        let value = HeaderValue::from_bytes(value)
-            .map_err(|_| invalid_argument(format!("response header {name}: invalid value")))?;
+        let (name, value) = Outcome::header(name, value)?;
         outcome.headers.append(name, value);
         Ok(())
     })

@@ -5,10 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use facade::{
-    Cancel, ConfigFormat, ConfigSource, EngineOptions, ErrorKind, HttpRequest, Outcome,
-    PolicySource,
-};
+use facade::{Cancel, ConfigFormat, ConfigSource, EngineOptions, ErrorKind, Outcome, PolicySource};
 use http::HeaderMap;
 use pyo3::prelude::*;
 
@@ -246,14 +243,15 @@ impl Engine {
     }
 }
 
-/// A reported response's headers, checked as a request's are.
+/// A reported response's headers, checked by the engine.
 fn response_headers(py: Python<'_>, headers: Option<&Bound<'_, PyAny>>) -> PyResult<HeaderMap> {
-    let Some(headers) = headers else {
-        return Ok(HeaderMap::new());
-    };
-    // The request type validates names and values; only its map is kept.
-    let mut carrier =
-        HttpRequest::new(b"GET", b"http://headers.invalid/").map_err(|e| errors::to_py(py, &e))?;
-    request::add_headers(py, &mut carrier, headers)?;
-    Ok(carrier.headers().clone())
+    let mut map = HeaderMap::new();
+    if let Some(headers) = headers {
+        request::for_each_header(headers, |name, value| {
+            let (name, value) = Outcome::header(name, value).map_err(|e| errors::to_py(py, &e))?;
+            map.append(name, value);
+            Ok(())
+        })?;
+    }
+    Ok(map)
 }

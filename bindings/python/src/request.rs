@@ -26,7 +26,11 @@ pub(crate) fn build(
     let mut request =
         HttpRequest::new(method.as_bytes(), url.as_bytes()).map_err(|e| errors::to_py(py, &e))?;
     if let Some(headers) = headers {
-        add_headers(py, &mut request, headers)?;
+        for_each_header(headers, |name, value| {
+            request
+                .add_header(name, value)
+                .map_err(|e| errors::to_py(py, &e))
+        })?;
     }
     if let Some(body) = body {
         request.set_body(body_bytes(body)?);
@@ -46,19 +50,18 @@ pub(crate) fn timeout_from(seconds: Option<f64>) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
-/// Headers from a mapping (`dict`, or anything with `items()`) or an
-/// iterable of `(name, value)` pairs; repeated names add values.
-pub(crate) fn add_headers(
-    py: Python<'_>,
-    request: &mut HttpRequest,
+/// Calls `add` with each header's name and value, from a mapping
+/// (`dict`, or anything with `items()`) or an iterable of `(name, value)`
+/// pairs; names and values are `str` (UTF-8) or `bytes`.
+pub(crate) fn for_each_header(
     headers: &Bound<'_, PyAny>,
+    mut add: impl FnMut(&[u8], &[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
     let mut add = |name: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>| -> PyResult<()> {
-        let name = text_or_bytes(name, "header name")?;
-        let value = text_or_bytes(value, "header value")?;
-        request
-            .add_header(&name, &value)
-            .map_err(|e| errors::to_py(py, &e))
+        add(
+            &text_or_bytes(name, "header name")?,
+            &text_or_bytes(value, "header value")?,
+        )
     };
     if let Ok(dict) = headers.cast::<PyDict>() {
         for (name, value) in dict.iter() {

@@ -5,6 +5,7 @@ limit, a closed client, bad options and configuration, Ctrl-C."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -192,5 +193,8 @@ def test_ctrl_c_interrupts_a_blocking_call(client: Client) -> None:
         client.request("GET", "http://order-service/hang")
     timer.join()
     assert time.monotonic() - started < 5
+    # The engine ended the call as cancelled: the interrupt reached it
+    # (not a KeyboardInterrupt raised after the route's timeout).
+    assert re.search(r'mode="execute",[^}]*result="cancelled"', client.metrics()), client.metrics()
     # The client still works afterwards.
     assert client.request("GET", URL).status == 200

@@ -1,13 +1,27 @@
 """What the adapters share: which request headers the engine sets itself,
-and the content codings the ``requests`` adapter decodes."""
+which mesh errors count as connection failures, and the content codings
+the ``requests`` adapter decodes."""
 
 from __future__ import annotations
 
 import zlib
 from typing import Iterable, List, Optional, Tuple, Union
 
+from . import errors
+
 #: Set by the engine from the body and the URL: a caller's copy is dropped.
 FRAMING = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+
+#: The mesh errors an HTTP library reports as a failure to connect: no
+#: endpoint was reached, or none could be.
+CONNECTION_ERRORS = (
+    errors.TransportError,
+    errors.NoHealthyEndpointError,
+    errors.NoRouteError,
+    errors.OverloadedError,
+    errors.RateLimitedError,
+    errors.ClosedError,
+)
 
 #: The codings ``decode`` undoes.
 DECODABLE = ("gzip", "deflate")

@@ -18,7 +18,7 @@ the body's content coding itself.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import Any, Dict, Optional
 
 import httpx
 
@@ -35,15 +35,9 @@ class MeshTransport(httpx.BaseTransport):
         self.client = client
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
+        request.read()
         try:
-            answer = self.client.request(
-                request.method,
-                str(request.url),
-                headers=_headers(request),
-                body=body or None,
-                timeout=_timeout(request),
-            )
+            answer = self.client.request(request.method, str(request.url), **_options(request))
         except errors.MeshError as e:
             raise _httpx_error(e, request) from e
         return _response(answer)
@@ -56,22 +50,23 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
         self.client = client
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
+        await request.aread()
         try:
             answer = await self.client.arequest(
-                request.method,
-                str(request.url),
-                headers=_headers(request),
-                body=body or None,
-                timeout=_timeout(request),
+                request.method, str(request.url), **_options(request)
             )
         except errors.MeshError as e:
             raise _httpx_error(e, request) from e
         return _response(answer)
 
 
-def _headers(request: httpx.Request) -> List[Tuple[Union[str, bytes], Union[str, bytes]]]:
-    return _content.outgoing(request.headers.raw)
+def _options(request: httpx.Request) -> Dict[str, Any]:
+    """The client's keyword arguments for a request whose body was read."""
+    return {
+        "headers": _content.outgoing(request.headers.raw),
+        "body": request.content or None,
+        "timeout": _timeout(request),
+    }
 
 
 def _timeout(request: httpx.Request) -> Optional[float]:
@@ -96,17 +91,7 @@ def _httpx_error(error: errors.MeshError, request: httpx.Request) -> httpx.Trans
     message = str(error)
     if isinstance(error, errors.MeshTimeoutError):
         return httpx.ReadTimeout(message, request=request)
-    if isinstance(
-        error,
-        (
-            errors.TransportError,
-            errors.NoHealthyEndpointError,
-            errors.NoRouteError,
-            errors.OverloadedError,
-            errors.RateLimitedError,
-            errors.ClosedError,
-        ),
-    ):
+    if isinstance(error, _content.CONNECTION_ERRORS):
         return httpx.ConnectError(message, request=request)
     if isinstance(error, errors.InvalidRequestError) and request.url.scheme != "http":
         return httpx.UnsupportedProtocol(message, request=request)

@@ -37,15 +37,6 @@ from ._client import Client
 
 __all__ = ["MeshAdapter"]
 
-_CONNECTION_ERRORS = (
-    errors.TransportError,
-    errors.NoHealthyEndpointError,
-    errors.NoRouteError,
-    errors.OverloadedError,
-    errors.RateLimitedError,
-    errors.ClosedError,
-)
-
 
 class MeshAdapter(BaseAdapter):
     """Sends a ``requests.Session``'s requests through ``client``. The
@@ -84,7 +75,7 @@ class MeshAdapter(BaseAdapter):
             )
         except errors.MeshTimeoutError as e:
             raise requests.exceptions.ReadTimeout(str(e), request=request) from e
-        except _CONNECTION_ERRORS as e:
+        except _content.CONNECTION_ERRORS as e:
             raise requests.exceptions.ConnectionError(str(e), request=request) from e
         except errors.MeshError as e:
             raise requests.exceptions.RequestException(str(e), request=request) from e
