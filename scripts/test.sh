@@ -26,6 +26,10 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "python3 is missing: the Python wheel is built and tested (CPython 3.9+ with venv)" >&2
   exit 1
 fi
+# CI builds once from clean: incremental caches would only take disk.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
