@@ -6,7 +6,8 @@
 # binding's tests under the race detector, the Python wheel's build and
 # pytest suite (scripts/python.sh: a virtual environment with maturin,
 # pytest, requests and httpx from PyPI), and the cross-language parity
-# scenario.
+# scenario. Prometheus (Debian's package, for the telemetry test) is
+# installed with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,15 @@ fi
 if ! command -v python3 >/dev/null 2>&1; then
   echo "python3 is missing: the Python wheel is built and tested (CPython 3.9+ with venv)" >&2
   exit 1
+fi
+# The telemetry test scrapes the engine with a real Prometheus (Debian's
+# package).
+if [ -z "${PROMETHEUS:-}" ] && ! command -v prometheus >/dev/null 2>&1; then
+  echo "== installing Prometheus (Debian package) for the telemetry test"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 # CI builds once from clean: incremental caches would only take disk.
 if [ -n "${CI:-}" ]; then

@@ -21,6 +21,7 @@ pub mod rng;
 pub mod routing;
 mod snapshot;
 pub mod source;
+pub mod telemetry;
 pub mod xds;
 
 pub use error::{Error, ErrorKind};

@@ -28,6 +28,7 @@ use crate::resilience::ClusterResilience;
 use crate::resilience::breaker::{ClusterLimits, LimitPermit, Resource};
 use crate::rng::MeshRng;
 use crate::routing::{self, Unrouted};
+use crate::telemetry::Telemetry;
 use crate::{Error, ErrorKind, RequestHead};
 
 /// One configuration, ready to route.
@@ -228,6 +229,17 @@ impl Snapshot {
             self.clusters
                 .get(&cluster.name)
                 .map(|state| (cluster, &state.resilience))
+        })
+    }
+
+    /// Requests in flight to the endpoints of cluster `name`.
+    pub fn active_requests(&self, name: &str) -> u64 {
+        self.clusters.get(name).map_or(0, |state| {
+            state
+                .slots
+                .iter()
+                .map(|slot| u64::from(slot.active()))
+                .sum()
         })
     }
 
@@ -529,6 +541,7 @@ impl<'s> Routed<'s> {
 #[derive(Debug)]
 pub struct SnapshotHandle {
     current: ArcSwap<Snapshot>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl SnapshotHandle {
@@ -536,7 +549,21 @@ impl SnapshotHandle {
     pub fn new(snapshot: Snapshot) -> Self {
         Self {
             current: ArcSwap::from_pointee(snapshot),
+            telemetry: Arc::default(),
         }
+    }
+
+    /// The handle, with its metrics recorded into `telemetry` (which says
+    /// who this workload is).
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Where requests through this handle's snapshots are counted.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// A handle serving a snapshot of `config`.

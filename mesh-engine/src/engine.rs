@@ -2,8 +2,9 @@
 //! runtimes it runs on (the requests', driven by their callers, and the
 //! xDS client's).
 
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,9 +13,11 @@ use http_body_util::Full;
 use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
 use mesh_core::source;
+use mesh_core::telemetry::{SourceLabels, Telemetry};
 use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
 use mesh_tower::MeshClient;
+use mesh_tower::metrics::serve_metrics;
 use tokio::runtime::Runtime;
 
 use crate::cancel::Cancel;
@@ -49,6 +52,8 @@ pub struct Engine {
     /// `close` stops the runtime only after they have left.
     running: RwLock<Option<Running>>,
     metrics: Arc<Metrics>,
+    /// Where `/metrics` is served, if it is.
+    metrics_address: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -57,7 +62,7 @@ struct Running {
     requests: RequestRuntime,
     /// Where the xDS client and the submitted calls run.
     runtime: Runtime,
-    xds: Option<XdsClient>,
+    xds: Option<Arc<XdsClient>>,
 }
 
 impl Engine {
@@ -74,9 +79,16 @@ impl Engine {
             ));
         }
         let runtime = runtime::build(options.worker_threads)?;
+        let workload = options.workload.clone();
+        let telemetry = |fallback: Option<SourceLabels>| {
+            Arc::new(Telemetry::new(
+                workload.clone().or(fallback).unwrap_or_default(),
+            ))
+        };
         let (snapshots, xds) = match source {
             ConfigSource::Static { text, format } => {
-                (static_config(&text, format, options.policy.as_ref())?, None)
+                let handle = static_config(&text, format, options.policy.as_ref())?;
+                (Arc::new(handle.with_telemetry(telemetry(None))), None)
             }
             ConfigSource::StaticFile { path, format } => {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -85,7 +97,8 @@ impl Engine {
                         format!("configuration file {}: {e}", path.display()),
                     )
                 })?;
-                (static_config(&text, format, options.policy.as_ref())?, None)
+                let handle = static_config(&text, format, options.policy.as_ref())?;
+                (Arc::new(handle.with_telemetry(telemetry(None))), None)
             }
             ConfigSource::Xds {
                 bootstrap,
@@ -98,12 +111,23 @@ impl Engine {
                         "a policy JSON applies to static configuration only (over xDS the control plane sets policy)",
                     ));
                 }
-                let xds = start_xds(&runtime, bootstrap.as_deref(), targets)?;
+                let xds = start_xds(&runtime, bootstrap.as_deref(), targets, telemetry)?;
                 if !ready_timeout.is_zero() {
                     runtime.block_on(xds.ready(ready_timeout));
                 }
-                (xds.snapshots().clone(), Some(xds))
+                (xds.snapshots().clone(), Some(Arc::new(xds)))
             }
+        };
+        let metrics = Arc::new(Metrics::default());
+        let metrics_address = match options.metrics_address {
+            Some(address) => Some(serve(
+                &runtime,
+                address,
+                &metrics,
+                &snapshots,
+                xds.as_ref().map(Arc::downgrade),
+            )?),
+            None => None,
         };
         Ok(Self {
             pid: runtime::process_id(),
@@ -117,8 +141,15 @@ impl Engine {
                 runtime,
                 xds,
             })),
-            metrics: Arc::default(),
+            metrics,
+            metrics_address,
         })
+    }
+
+    /// Where the metrics are served (`EngineOptions::metrics_address`,
+    /// with the port the system chose for port 0).
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
     }
 
     /// The largest body this engine buffers.
@@ -262,14 +293,14 @@ impl Engine {
     /// clusters with their endpoints and ejections, and for xDS the
     /// client's per-resource status (versions, NACKs, errors).
     pub fn config_dump(&self) -> Result<String, Error> {
-        let xds = self.with_running(|running| running.xds.as_ref().map(XdsClient::config_dump))?;
+        let xds = self.with_running(|running| running.xds.as_ref().map(|xds| xds.config_dump()))?;
         Ok(dump::config_dump(&self.snapshots.load(), xds).to_string())
     }
 
     /// The engine's metrics in the Prometheus text format.
     pub fn metrics_text(&self) -> Result<String, Error> {
-        self.ensure_open()?;
-        Ok(self.metrics.render(&self.snapshots.load()))
+        let xds = self.with_running(|running| running.xds.as_ref().map(|xds| xds.stats()))?;
+        Ok(self.metrics.render(&self.snapshots, xds.as_ref()))
     }
 
     /// Closes the engine: calls in flight end with [`ErrorKind::Closed`],
@@ -363,12 +394,44 @@ fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the engine is closed")
 }
 
+/// Serves the metrics at `/metrics` on `address`, from the engine's
+/// runtime (the task ends with it); returns the bound address.
+fn serve(
+    runtime: &Runtime,
+    address: SocketAddr,
+    metrics: &Arc<Metrics>,
+    snapshots: &Arc<SnapshotHandle>,
+    xds: Option<Weak<XdsClient>>,
+) -> Result<SocketAddr, Error> {
+    let listener = std::net::TcpListener::bind(address)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("metrics_address {address}: {e}"),
+            )
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::new(ErrorKind::Internal, "metrics listener address").with_source(e))?;
+    let (metrics, snapshots) = (metrics.clone(), snapshots.clone());
+    let render = Arc::new(move || {
+        let xds = xds.as_ref().and_then(Weak::upgrade).map(|xds| xds.stats());
+        metrics.render(&snapshots, xds.as_ref())
+    });
+    let _entered = runtime.enter();
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| Error::new(ErrorKind::Internal, "metrics listener").with_source(e))?;
+    runtime.spawn(serve_metrics(listener, render));
+    Ok(bound)
+}
+
 /// Loads a static configuration, with a policy JSON over one host.
 fn static_config(
     text: &str,
     format: ConfigFormat,
     policy: Option<&PolicySource>,
-) -> Result<Arc<SnapshotHandle>, Error> {
+) -> Result<SnapshotHandle, Error> {
     let mut builder = match format {
         ConfigFormat::Auto => source::load(text)?,
         ConfigFormat::Envoy => source::envoy::load(text)?,
@@ -379,7 +442,7 @@ fn static_config(
             .apply(&mut builder, &policy.host)?;
     }
     let config: MeshConfig = builder.build()?;
-    Ok(Arc::new(SnapshotHandle::from_config(config)))
+    Ok(SnapshotHandle::from_config(config))
 }
 
 /// Starts the xDS client on the engine's runtime.
@@ -387,6 +450,7 @@ fn start_xds(
     runtime: &Runtime,
     bootstrap: Option<&str>,
     targets: Vec<String>,
+    telemetry: impl FnOnce(Option<SourceLabels>) -> Arc<Telemetry>,
 ) -> Result<XdsClient, Error> {
     let invalid = |e: &dyn std::fmt::Display| {
         Error::new(ErrorKind::ConfigInvalid, format!("xDS bootstrap: {e}"))
@@ -409,6 +473,9 @@ fn start_xds(
         },
         ..XdsClientOptions::default()
     };
+    let source = SourceLabels::from_node_metadata(&bootstrap.node.metadata);
+    let snapshots =
+        SnapshotHandle::from_config(MeshConfig::default()).with_telemetry(telemetry(source));
     let _entered = runtime.enter();
-    XdsClient::start(&bootstrap, options).map_err(|e| invalid(&e))
+    XdsClient::start_with(&bootstrap, options, Arc::new(snapshots)).map_err(|e| invalid(&e))
 }

@@ -1,20 +1,21 @@
 //! The engine's metrics: what it did with requests, and the live state of
 //! each cluster, in the Prometheus text format.
 //!
-//! Counters are kept per mode (execute, decide), cluster and result (the
-//! status, or the error kind): a small set of labels, each an atomic
-//! counter in a map that a request only reads (see `Counts`). Cluster gauges (endpoints,
-//! ejections, breaker counters, retry budget) are read from the current
-//! snapshot when scraped. Richer telemetry (histograms, Istio's standard
-//! metric names, traces) comes with the observability work.
+//! Istio's standard metrics and the per-cluster metrics are the mesh's
+//! (`mesh_core::telemetry`, recorded by the request path). The engine
+//! adds its own counters, per mode (execute, submit, decide), cluster and
+//! result (the status, or the error kind): a small set of labels, each an
+//! atomic counter in a map that a request only reads (see `Counts`); and
+//! the xDS client's state and counters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use mesh_core::resilience::breaker::Resource;
-use mesh_core::{ErrorKind, Snapshot};
+use mesh_core::telemetry::{escape, header, render_clusters};
+use mesh_core::xds::XdsStats;
+use mesh_core::{ErrorKind, SnapshotHandle};
 
 use crate::response::HttpResponse;
 
@@ -130,9 +131,11 @@ impl Metrics {
         count(&self.retries, Some(cluster), mode);
     }
 
-    /// The text exposition, counters then cluster gauges.
-    pub(crate) fn render(&self, snapshot: &Snapshot) -> String {
+    /// The text exposition: Istio's standard metrics, the engine's
+    /// counters, each cluster's, and the xDS client's.
+    pub(crate) fn render(&self, snapshots: &SnapshotHandle, xds: Option<&XdsStats>) -> String {
         let mut out = String::new();
+        snapshots.telemetry().render_istio(&mut out);
         out.push_str("# HELP mesh_engine_requests_total Requests the engine finished, by mode, cluster and result (status or error kind).\n");
         out.push_str("# TYPE mesh_engine_requests_total counter\n");
         let requests = self.requests.read().unwrap_or_else(|p| p.into_inner());
@@ -164,84 +167,69 @@ impl Metrics {
             }
         }
         drop(retries);
-        render_clusters(&mut out, snapshot);
+        render_clusters(&mut out, &snapshots.load());
+        if let Some(xds) = xds {
+            render_xds(&mut out, xds);
+        }
         out
     }
 }
 
-fn render_clusters(out: &mut String, snapshot: &Snapshot) {
-    let gauge = |out: &mut String, name: &str, help: &str| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    };
-    gauge(out, "mesh_cluster_endpoints", "Endpoints of the cluster.");
-    for (cluster, _) in snapshot.cluster_states() {
-        let _ = writeln!(
-            out,
-            "mesh_cluster_endpoints{{cluster=\"{}\"}} {}",
-            escape(&cluster.name),
-            cluster.endpoints.len()
-        );
-    }
-    gauge(
+/// The xDS client's state and counters.
+fn render_xds(out: &mut String, xds: &XdsStats) {
+    header(
         out,
-        "mesh_cluster_ejected_endpoints",
-        "Endpoints outlier detection has ejected.",
+        "mesh_xds_connected",
+        "gauge",
+        "Whether the ADS stream is open (1) or not (0).",
     );
-    for (cluster, state) in snapshot.cluster_states() {
-        let ejected = state.ejections().map_or(0, |view| view.ejected_count());
-        let _ = writeln!(
-            out,
-            "mesh_cluster_ejected_endpoints{{cluster=\"{}\"}} {ejected}",
-            escape(&cluster.name)
-        );
-    }
-    gauge(
+    let _ = writeln!(out, "mesh_xds_connected {}", u8::from(xds.connected));
+    header(
         out,
-        "mesh_cluster_breaker_in_use",
-        "What counts against each circuit-breaker threshold now.",
+        "mesh_xds_config_version",
+        "gauge",
+        "Configurations published so far: the version of the one in force.",
     );
-    for (cluster, state) in snapshot.cluster_states() {
-        for resource in Resource::ALL {
-            let _ = writeln!(
-                out,
-                "mesh_cluster_breaker_in_use{{cluster=\"{}\",threshold=\"{}\"}} {}",
-                escape(&cluster.name),
-                resource.as_str(),
-                state.limits().in_use(resource)
-            );
-        }
+    let _ = writeln!(out, "mesh_xds_config_version {}", xds.configs_published);
+    for (name, help, value) in [
+        (
+            "mesh_xds_streams_started_total",
+            "ADS streams opened.",
+            xds.streams_started,
+        ),
+        (
+            "mesh_xds_server_failures_total",
+            "ADS streams that broke or could not be opened.",
+            xds.server_failures,
+        ),
+        (
+            "mesh_xds_resources_timed_out_total",
+            "Resources the does-not-exist timer declared missing.",
+            xds.resources_timed_out,
+        ),
+        (
+            "mesh_xds_nacks_suppressed_total",
+            "NACKs not sent again because they repeated the previous one.",
+            xds.nacks_suppressed,
+        ),
+    ] {
+        header(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
     }
-    out.push_str("# HELP mesh_cluster_breaker_overflows_total Requests refused at each threshold.\n# TYPE mesh_cluster_breaker_overflows_total counter\n");
-    for (cluster, state) in snapshot.cluster_states() {
-        for resource in Resource::ALL {
-            let _ = writeln!(
-                out,
-                "mesh_cluster_breaker_overflows_total{{cluster=\"{}\",threshold=\"{}\"}} {}",
-                escape(&cluster.name),
-                resource.as_str(),
-                state.limits().overflows(resource)
-            );
-        }
-    }
-    gauge(
+    header(
         out,
-        "mesh_cluster_active_retries",
-        "Retries in flight, against the retry budget.",
+        "mesh_xds_updates_total",
+        "counter",
+        "xDS responses, by whether they were accepted (ACK) or rejected (NACK).",
     );
-    for (cluster, state) in snapshot.cluster_states() {
-        let _ = writeln!(
-            out,
-            "mesh_cluster_active_retries{{cluster=\"{}\"}} {}",
-            escape(&cluster.name),
-            state.budget().active_retries()
-        );
-    }
-}
-
-/// Escapes a label value (backslash, quote, newline).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let _ = writeln!(
+        out,
+        "mesh_xds_updates_total{{result=\"accepted\"}} {}",
+        xds.updates_accepted
+    );
+    let _ = writeln!(
+        out,
+        "mesh_xds_updates_total{{result=\"rejected\"}} {}",
+        xds.updates_rejected
+    );
 }

@@ -1,6 +1,9 @@
 //! What an engine is built from: where its configuration comes from, and
 //! the few settings of the engine itself.
 
+use mesh_core::telemetry::SourceLabels;
+
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,6 +72,13 @@ pub struct EngineOptions {
     pub max_body_bytes: usize,
     /// A policy JSON for a host of a static configuration.
     pub policy: Option<PolicySource>,
+    /// Who this workload is, for the `source_*` labels of Istio's
+    /// metrics. `None`: from the xDS bootstrap's node metadata (Istio's
+    /// `WORKLOAD_NAME`, `NAMESPACE`, `LABELS`), else `unknown`.
+    pub workload: Option<SourceLabels>,
+    /// Serve the metrics at `/metrics` on this address (port 0: a free
+    /// port, see [`crate::Engine::metrics_address`]).
+    pub metrics_address: Option<SocketAddr>,
 }
 
 impl EngineOptions {
@@ -84,6 +94,8 @@ impl Default for EngineOptions {
             worker_threads: Self::DEFAULT_WORKER_THREADS,
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             policy: None,
+            workload: None,
+            metrics_address: None,
         }
     }
 }

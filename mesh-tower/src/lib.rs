@@ -20,6 +20,7 @@
 
 mod client;
 mod mesh;
+pub mod metrics;
 mod pool;
 mod retry;
 mod target;

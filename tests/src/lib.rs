@@ -4,12 +4,15 @@
 //! of the canary scenario ([`xds_resources`]) for the xDS client's tests;
 //! and a loopback backend whose failures a test scripts ([`faulty`]) for the
 //! resilience tests; and the parity scenario every language binding runs
-//! ([`parity`]).
+//! ([`parity`]); and the same scenario for the engine facade
+//! ([`engine_scenario`]); and a real Prometheus server ([`prometheus`]).
 
 pub mod canary;
 pub mod control_plane;
+pub mod engine_scenario;
 pub mod faulty;
 pub mod parity;
+pub mod prometheus;
 pub mod xds_resources;
 
 use bytes::Bytes;

@@ -12,61 +12,10 @@ use mesh_engine::{
 use mesh_examples::scenario::order_service_yaml;
 use mesh_tests::canary::{self, CanaryBackends, TARGET};
 use mesh_tests::control_plane::ControlPlane;
-use mesh_tests::faulty::{Behavior, FaultyBackend};
-use mesh_tests::parity::with_room_for_retries;
+use mesh_tests::engine_scenario::{EngineScenario as Scenario, canary, get};
+use mesh_tests::faulty::Behavior;
 use mesh_tests::xds_resources::canary_scenario;
 use tokio::runtime::Runtime;
-
-/// Backends run on their own runtime; the engine is called from the
-/// test's thread, outside any runtime, as a binding's caller would.
-struct Scenario {
-    runtime: Runtime,
-    backends: [FaultyBackend; 3],
-}
-
-impl Scenario {
-    fn start(behaviors: [Behavior; 3]) -> Self {
-        let runtime = Runtime::new().expect("a runtime for the backends");
-        let [a, b, c] = behaviors;
-        let backends = runtime.block_on(async {
-            [
-                FaultyBackend::start("v1-a", a).await.unwrap(),
-                FaultyBackend::start("v1-b", b).await.unwrap(),
-                FaultyBackend::start("v2", c).await.unwrap(),
-            ]
-        });
-        Self { runtime, backends }
-    }
-
-    /// The fixture with these ports and a fixed cap of 64 concurrent
-    /// retries (the default budget would refuse some at 8 threads).
-    fn yaml(&self) -> String {
-        with_room_for_retries(&order_service_yaml(
-            self.backends.each_ref().map(|b| b.addr().port()),
-        ))
-    }
-
-    fn engine(&self, options: EngineOptions) -> Engine {
-        Engine::new(
-            ConfigSource::Static {
-                text: self.yaml(),
-                format: ConfigFormat::Istio,
-            },
-            options,
-        )
-        .expect("the scenario loads")
-    }
-}
-
-fn get(url: &str) -> HttpRequest {
-    HttpRequest::new(b"GET", url.as_bytes()).expect("a valid request")
-}
-
-fn canary(url: &str) -> HttpRequest {
-    let mut request = get(url);
-    request.add_header(b"x-canary", b"always").unwrap();
-    request
-}
 
 #[test]
 fn execute_routes_splits_and_masks_failures_from_many_threads() {

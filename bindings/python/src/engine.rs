@@ -95,6 +95,7 @@ impl Engine {
             worker_threads,
             max_body_bytes,
             policy,
+            ..EngineOptions::default()
         };
         let engine = py
             .detach(|| facade::Engine::new(source, options))

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::config::Endpoint;
+use crate::telemetry::DestinationCache;
 
 /// An endpoint and the number of requests in flight to it. One slot is
 /// shared by every group that contains the endpoint (the whole cluster and
@@ -14,6 +15,7 @@ use crate::config::Endpoint;
 pub struct EndpointSlot {
     endpoint: Endpoint,
     active: AtomicU32,
+    telemetry: DestinationCache,
 }
 
 impl EndpointSlot {
@@ -22,12 +24,19 @@ impl EndpointSlot {
         Arc::new(Self {
             endpoint,
             active: AtomicU32::new(0),
+            telemetry: DestinationCache::new(),
         })
     }
 
     /// The endpoint.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// Where requests to this endpoint are counted (see
+    /// [`Telemetry`](crate::telemetry::Telemetry)).
+    pub fn telemetry(&self) -> &DestinationCache {
+        &self.telemetry
     }
 
     /// Requests in flight right now.

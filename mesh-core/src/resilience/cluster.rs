@@ -27,6 +27,7 @@ use super::outlier::{CallResult, EjectionView, Event, OutlierDetector};
 use super::retry::{RetryBudgetState, RetryLimit};
 use crate::config::{CircuitBreakers, Cluster, Endpoint, OutlierDetection};
 use crate::rng::MeshRng;
+use crate::telemetry::{ClusterStats, DestinationCache, bump};
 
 /// What one cluster's requests share: budget, limits, outlier detection.
 #[derive(Debug)]
@@ -37,6 +38,10 @@ pub struct ClusterResilience {
     breakers: CircuitBreakers,
     limits: Arc<ClusterLimits>,
     outlier: Option<Arc<Outlier>>,
+    /// Counters kept across configuration updates.
+    stats: Arc<ClusterStats>,
+    /// Where requests that reached no endpoint are counted.
+    telemetry: DestinationCache,
 }
 
 /// A detector, the endpoints it counts for, and when it next ticks.
@@ -61,6 +66,8 @@ impl ClusterResilience {
             breakers: cluster.circuit_breakers,
             limits: ClusterLimits::new(&cluster.circuit_breakers),
             outlier: outlier(cluster),
+            stats: Arc::default(),
+            telemetry: DestinationCache::new(),
         }
     }
 
@@ -90,6 +97,8 @@ impl ClusterResilience {
             breakers: cluster.circuit_breakers,
             limits,
             outlier: kept.cloned().or_else(|| outlier(cluster)),
+            stats: previous.stats.clone(),
+            telemetry: DestinationCache::new(),
         }
     }
 
@@ -106,6 +115,16 @@ impl ClusterResilience {
     /// The circuit-breaker counters.
     pub fn limits(&self) -> &Arc<ClusterLimits> {
         &self.limits
+    }
+
+    /// The cluster's counters (retries, refusals, faults, ejections).
+    pub fn stats(&self) -> &ClusterStats {
+        &self.stats
+    }
+
+    /// Where requests of the cluster that reached no endpoint are counted.
+    pub fn telemetry(&self) -> &DestinationCache {
+        &self.telemetry
     }
 
     /// Which endpoints (by index in the cluster) are ejected, when outlier
@@ -165,9 +184,12 @@ impl ClusterResilience {
             .map(|e| e.authority())
             .unwrap_or("?");
         match event {
-            Event::Ejected { kind, .. } => tracing::info!(
-                cluster = %self.name, endpoint, kind = kind.as_str(), "outlier ejected"
-            ),
+            Event::Ejected { kind, .. } => {
+                bump(&self.stats.ejections);
+                tracing::info!(
+                    cluster = %self.name, endpoint, kind = kind.as_str(), "outlier ejected"
+                )
+            }
             Event::Returned { .. } => {
                 tracing::info!(cluster = %self.name, endpoint, "outlier returned to service")
             }

@@ -225,6 +225,14 @@ pub(super) enum Sent<R> {
 }
 
 impl<R> Sent<R> {
+    /// How the attempt failed, when no response came.
+    pub(super) fn failure(&self) -> Option<FailureKind> {
+        match self {
+            Self::Response(_) => None,
+            Self::Failed(kind, _) => Some(*kind),
+        }
+    }
+
     pub(super) fn outcome(&self, grpc: bool) -> Outcome {
         match self {
             Self::Response(response) => response_outcome(response, grpc),

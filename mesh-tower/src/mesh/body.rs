@@ -6,14 +6,19 @@
 //! gRPC call can outlive its headers by minutes). The body holds the
 //! endpoint's [`ActiveRequest`] and the breaker's permit and lets go of
 //! them at the end of the stream, on an error, or when dropped unread.
+//! Then too the request is reported to telemetry, with the bytes the body
+//! carried (see `report`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use mesh_core::lb::ActiveRequest;
 use mesh_core::resilience::breaker::LimitPermit;
 use pin_project_lite::pin_project;
+
+use super::report::PendingReport;
 
 pin_project! {
     /// A response body from the mesh: the transport's body, unchanged, or
@@ -24,6 +29,7 @@ pin_project! {
         #[pin]
         inner: Option<B>,
         in_flight: Option<InFlight>,
+        report: Option<PendingReport>,
     }
 }
 
@@ -41,6 +47,7 @@ impl<B: Body> MeshBody<B> {
         Self {
             inner: Some(inner),
             in_flight,
+            report: None,
         }
     }
 
@@ -49,6 +56,14 @@ impl<B: Body> MeshBody<B> {
         Self {
             inner: None,
             in_flight: None,
+            report: None,
+        }
+    }
+
+    /// Reports the request when the body ends (at once if it already has).
+    pub(super) fn report_at_end(&mut self, report: PendingReport) {
+        if !self.is_end_stream() {
+            self.report = Some(report);
         }
     }
 
@@ -71,8 +86,19 @@ impl<B: Body> Body for MeshBody<B> {
             return Poll::Ready(None);
         };
         let frame = ready!(inner.poll_frame(cx));
-        if !matches!(frame, Some(Ok(_))) {
-            this.in_flight.take();
+        match (&frame, this.report.as_mut()) {
+            (Some(Ok(frame)), Some(report)) => {
+                if let Some(data) = frame.data_ref() {
+                    report.add_bytes(data.remaining());
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    report.trailers(trailers);
+                }
+            }
+            (Some(Ok(_)), None) => {}
+            _ => {
+                this.in_flight.take();
+                this.report.take();
+            }
         }
         Poll::Ready(frame)
     }

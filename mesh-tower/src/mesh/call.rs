@@ -35,6 +35,7 @@ use mesh_core::resilience::deadline::{self, GRPC_TIMEOUT};
 use mesh_core::resilience::fault;
 use mesh_core::resilience::retry::{HedgePolicy, HostId, Next, RetryState};
 use mesh_core::rng::ThreadRng;
+use mesh_core::telemetry::{ResponseFlags, RetryReason, bump};
 use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle};
 use tower::ServiceExt;
 
@@ -44,6 +45,7 @@ use super::attempt::{
 use super::body::MeshBody;
 use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::hedge::Hedged;
+use super::report::Report;
 use crate::Target;
 use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
 use crate::target::{is_grpc, speaks_http2};
@@ -66,6 +68,8 @@ where
     ResBody: ResponseBody,
 {
     let (head, body) = request.into_parts();
+    let size = body.size_hint();
+    let request_bytes = size.exact().unwrap_or(size.lower());
     // Boxed: the head is a fifth of this future, which every request
     // allocates; kept under 1 KiB the future stays in the allocator's
     // small bins (a larger one makes glibc consolidate its fast bins on
@@ -73,62 +77,83 @@ where
     let mut head = Box::new(head);
     async move {
         let snapshot = snapshots.load();
-        // The routing view of the head is dropped before the first await:
-        // it would otherwise take room in every request's future.
-        let (routed, injected) = {
-            let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
-            let routed = snapshot.route(&request, &mut ThreadRng)?;
-            let action = &routed.route.action;
-            if let Some(limit) = &action.rate_limit
-                && limit.refuses(now(), &mut ThreadRng)
-            {
-                return Err(Error::new(
-                    ErrorKind::RateLimited,
-                    format!("route {:?}: local rate limit exceeded", routed.route.name),
-                ));
-            }
-            // Faults come next: Envoy's fault filter runs before its
-            // router, so an injected delay does not count against the
-            // request's timeout.
-            let injected = action.fault.as_deref().map(|policy| {
-                fault::inject(policy, &request, &routed.backend.cluster, &mut ThreadRng)
-            });
-            (routed, injected)
-        };
-        let action = &routed.route.action;
-        // A faulted request stays among its policy's active faults until
-        // its response head or its error (see `fault`).
-        let _active_fault = match injected {
-            Some(injected) => {
-                if let Some(delay) = injected.delay {
-                    tokio::time::sleep(delay).await;
-                }
-                if let Some(code) = injected.abort {
-                    return Ok(aborted(code));
-                }
-                injected.active
-            }
-            None => None,
-        };
         let grpc = is_grpc(&head.headers);
-        let Some(breaker) = &action.breaker else {
-            return attempts(&routed, transport, &mut head, body, grpc).await;
-        };
-        let permit = breaker.try_acquire(now()).map_err(|rejected| {
-            Error::new(
-                ErrorKind::Overloaded,
-                format!("route {:?}: {rejected}", routed.route.name),
-            )
-        })?;
-        // Boxed: only routes with a breaker take this way, and an inline
-        // second copy of the attempt loop would double every request's future.
-        let result = Box::pin(attempts(&routed, transport, &mut head, body, grpc)).await;
-        let failed = match &result {
-            Ok(response) => response_outcome(response, grpc).is_error(),
-            Err(_) => true,
-        };
-        breaker.record(permit, failed, now());
-        result
+        let mut report = Report::start(snapshots.telemetry(), grpc, request_bytes);
+        let result = async {
+            // The routing view of the head is dropped before the first await:
+            // it would otherwise take room in every request's future.
+            let (routed, injected) = {
+                let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
+                let routed = snapshot.route(&request, &mut ThreadRng)?;
+                report.routed(routed.resilience);
+                let action = &routed.route.action;
+                if let Some(limit) = &action.rate_limit
+                    && limit.refuses(now(), &mut ThreadRng)
+                {
+                    bump(&routed.resilience.stats().rate_limited);
+                    return Err(Error::new(
+                        ErrorKind::RateLimited,
+                        format!("route {:?}: local rate limit exceeded", routed.route.name),
+                    ));
+                }
+                // Faults come next: Envoy's fault filter runs before its
+                // router, so an injected delay does not count against the
+                // request's timeout.
+                let injected = action.fault.as_deref().map(|policy| {
+                    fault::inject(policy, &request, &routed.backend.cluster, &mut ThreadRng)
+                });
+                (routed, injected)
+            };
+            let action = &routed.route.action;
+            // A faulted request stays among its policy's active faults until
+            // its response head or its error (see `fault`).
+            let _active_fault = match injected {
+                Some(injected) => {
+                    let stats = routed.resilience.stats();
+                    if let Some(delay) = injected.delay {
+                        bump(&stats.faults_delayed);
+                        report.flag(ResponseFlags::DELAY_INJECTED);
+                        tokio::time::sleep(delay).await;
+                    }
+                    if let Some(code) = injected.abort {
+                        bump(&stats.faults_aborted);
+                        report.flag(ResponseFlags::FAULT_INJECTED);
+                        return Ok(aborted(code));
+                    }
+                    injected.active
+                }
+                None => None,
+            };
+            let Some(breaker) = &action.breaker else {
+                return attempts(&routed, transport, &mut head, body, grpc, &mut report).await;
+            };
+            let permit = breaker.try_acquire(now()).map_err(|rejected| {
+                bump(&routed.resilience.stats().breaker_refused);
+                Error::new(
+                    ErrorKind::Overloaded,
+                    format!("route {:?}: {rejected}", routed.route.name),
+                )
+            })?;
+            // Boxed: only routes with a breaker take this way, and an inline
+            // second copy of the attempt loop would double every request's future.
+            let result = Box::pin(attempts(
+                &routed,
+                transport,
+                &mut head,
+                body,
+                grpc,
+                &mut report,
+            ))
+            .await;
+            let failed = match &result {
+                Ok(response) => response_outcome(response, grpc).is_error(),
+                Err(_) => true,
+            };
+            breaker.record(permit, failed, now());
+            result
+        }
+        .await;
+        report.finish(result)
     }
 }
 
@@ -137,12 +162,13 @@ where
     clippy::manual_async_fn,
     reason = "an `async fn` stores its arguments twice (rust-lang/rust#62958)"
 )]
-fn attempts<'r, S, B, ResBody>(
-    routed: &'r Routed<'_>,
+fn attempts<'r, 's, S, B, ResBody>(
+    routed: &'r Routed<'s>,
     mut transport: S,
     head: &'r mut Parts,
     body: B,
     grpc: bool,
+    report: &'r mut Report<'s>,
 ) -> impl Future<Output = Result<Response<MeshBody<ResBody>>, Error>> + Send + 'r
 where
     S: Transport<B, ResBody>,
@@ -194,6 +220,7 @@ where
                 )
                 .await?;
             attempt.report(routed, &sent.outcome(grpc));
+            report.tried(attempt.pick.slot, sent.failure());
             return attempt.finish(sent);
         };
         let budget = routed.resilience.budget().clone();
@@ -218,6 +245,7 @@ where
                 head,
                 deadlines: &deadlines,
                 grpc,
+                report,
             };
             // Boxed: the common future stays small for requests that do not hedge.
             return Box::pin(hedged.run(retry, body, replayer)).await;
@@ -238,10 +266,18 @@ where
                     .await?;
                 let outcome = sent.outcome(grpc);
                 attempt.report(routed, &outcome);
+                report.tried(attempt.pick.slot, sent.failure());
                 retry.set_body_replayable(replayer.is_replayable());
                 match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
-                    Next::RetryAfter(delay) => delay,
-                    Next::Done(_) | Next::Pending => return attempt.finish(sent),
+                    Next::RetryAfter(delay) => {
+                        routed.resilience.stats().retried(RetryReason::of(&outcome));
+                        delay
+                    }
+                    Next::Done(reason) => {
+                        report.stopped(reason, outcome.is_error());
+                        return attempt.finish(sent);
+                    }
+                    Next::Pending => return attempt.finish(sent),
                 }
             };
             if !delay.is_zero() {

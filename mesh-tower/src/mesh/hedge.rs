@@ -19,6 +19,7 @@ use http::request::Parts;
 use mesh_core::config::RetryPolicy;
 use mesh_core::resilience::retry::{Hedge, HostId, Next, RetryState};
 use mesh_core::rng::ThreadRng;
+use mesh_core::telemetry::RetryReason;
 use mesh_core::{Error, ErrorKind, Routed};
 use tokio::time::Sleep;
 
@@ -26,6 +27,7 @@ use super::attempt::{Attempt, Deadlines, Head, Sent};
 use super::body::MeshBody;
 use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::call::{next_body, now as clock};
+use super::report::Report;
 use crate::retry::{ReplayBody, Replayer};
 
 /// One attempt in flight: its place, and its outcome when it ends.
@@ -39,15 +41,16 @@ enum Wake<'s, R> {
 }
 
 /// Everything a hedged request needs, borrowed from [`super::call`].
-pub(super) struct Hedged<'a, 's, S> {
+pub(super) struct Hedged<'a, 's, 'p, S> {
     pub(super) routed: &'a Routed<'s>,
     pub(super) transport: S,
     pub(super) head: &'a Parts,
     pub(super) deadlines: &'a Deadlines,
     pub(super) grpc: bool,
+    pub(super) report: &'a mut Report<'p>,
 }
 
-impl<'a, 's, S> Hedged<'a, 's, S> {
+impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
     /// Runs attempts side by side until one ends the request.
     pub(super) async fn run<B, R>(
         self,
@@ -70,11 +73,13 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
             let now = clock();
             if retry_at.is_some_and(|at| at <= now) {
                 retry_at = None;
+                // The retry's reason was counted when it was decided.
                 let busy = hosts(&in_flight);
                 in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?)?);
             }
             let hedge_at = match retry.poll_hedge(now) {
                 Hedge::Send => {
+                    self.routed.resilience.stats().retried(RetryReason::Hedge);
                     let busy = hosts(&in_flight);
                     in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?)?);
                     continue;
@@ -117,12 +122,22 @@ impl<'a, 's, S> Hedged<'a, 's, S> {
             let now = clock();
             let outcome = sent.outcome(self.grpc);
             attempt.report(self.routed, &outcome);
+            self.report.tried(attempt.pick.slot, sent.failure());
             retry.set_body_replayable(replayer.is_replayable());
             let host = HostId::of(attempt.pick.slot);
             match retry.on_outcome(&outcome, Some(host), now, &mut ThreadRng) {
-                Next::Done(_) => return attempt.finish(sent),
+                Next::Done(reason) => {
+                    self.report.stopped(reason, outcome.is_error());
+                    return attempt.finish(sent);
+                }
                 Next::Pending => {}
-                Next::RetryAfter(delay) => retry_at = Some(now + delay),
+                Next::RetryAfter(delay) => {
+                    self.routed
+                        .resilience
+                        .stats()
+                        .retried(RetryReason::of(&outcome));
+                    retry_at = Some(now + delay);
+                }
             }
         }
     }

@@ -23,6 +23,7 @@ mod call;
 mod future;
 mod hedge;
 mod layer;
+mod report;
 mod service;
 
 pub use body::MeshBody;

@@ -1,0 +1,253 @@
+//! The Prometheus text exposition (format 0.0.4) of a mesh's telemetry:
+//! Istio's standard metrics, then the engine's per-cluster metrics.
+//!
+//! Rendering reads the atomics once and sorts, so two scrapes of an idle
+//! mesh are byte for byte equal. Destinations whose Istio labels are
+//! equal (two clusters of one service host) are summed into one series,
+//! as Prometheus requires.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::histogram::HistogramValues;
+use super::labels::{push_escaped, push_label};
+use super::registry::Telemetry;
+use super::series::SeriesValues;
+use super::stats::RetryReason;
+use crate::Snapshot;
+use crate::resilience::breaker::Resource;
+
+impl Telemetry {
+    /// Istio's standard metrics: `istio_requests_total`,
+    /// `istio_request_duration_milliseconds`, `istio_request_bytes` and
+    /// `istio_response_bytes`, reported as `source`.
+    pub fn render_istio(&self, out: &mut String) {
+        let source = self.source().render();
+        let mut series: BTreeMap<String, SeriesValues> = BTreeMap::new();
+        for destination in self.destinations() {
+            let labels = destination.labels.render();
+            for (key, values) in destination.series() {
+                let mut all = String::from("reporter=\"source\",");
+                all.push_str(&source);
+                all.push_str(&labels);
+                push_label(&mut all, "request_protocol", key.protocol.as_str());
+                push_label(&mut all, "response_code", &key.code.to_string());
+                let grpc = key.grpc_status.map(|s| s.to_string()).unwrap_or_default();
+                push_label(&mut all, "grpc_response_status", &grpc);
+                push_label(&mut all, "response_flags", &key.flags.to_string());
+                push_label(&mut all, "connection_security_policy", "unknown");
+                all.pop();
+                series.entry(all).or_default().merge(&values);
+            }
+        }
+        header(
+            out,
+            "istio_requests_total",
+            "counter",
+            "Requests this workload sent, by source, destination and response.",
+        );
+        for (labels, values) in &series {
+            let _ = writeln!(out, "istio_requests_total{{{labels}}} {}", values.requests);
+        }
+        let histograms: [(&str, &str, HistogramOf, f64); 3] = [
+            (
+                "istio_request_duration_milliseconds",
+                "Request durations, from the call to the end of the response body.",
+                |v| &v.duration_us,
+                1_000.0,
+            ),
+            (
+                "istio_request_bytes",
+                "Request body sizes.",
+                |v| &v.request_bytes,
+                1.0,
+            ),
+            (
+                "istio_response_bytes",
+                "Response body sizes.",
+                |v| &v.response_bytes,
+                1.0,
+            ),
+        ];
+        for (name, help, field, scale) in histograms {
+            header(out, name, "histogram", help);
+            for (labels, values) in &series {
+                histogram(out, name, labels, field(values), scale);
+            }
+        }
+    }
+}
+
+/// The engine's metrics of each cluster of `snapshot`: endpoints, ejected
+/// endpoints, requests in flight, breaker counters, retries by reason,
+/// and what the budget, rate limits, faults and outlier detection did.
+pub fn render_clusters(out: &mut String, snapshot: &Snapshot) {
+    let clusters: Vec<_> = snapshot.cluster_states().collect();
+    let per_cluster =
+        |out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> u64| {
+            header(out, name, kind, help);
+            for (i, (cluster, _)) in clusters.iter().enumerate() {
+                let mut labels = String::new();
+                push_label(&mut labels, "cluster", &cluster.name);
+                labels.pop();
+                let _ = writeln!(out, "{name}{{{labels}}} {}", value(i));
+            }
+        };
+    per_cluster(
+        out,
+        "mesh_cluster_endpoints",
+        "gauge",
+        "Endpoints of the cluster.",
+        &|i| clusters[i].0.endpoints.len() as u64,
+    );
+    per_cluster(
+        out,
+        "mesh_cluster_ejected_endpoints",
+        "gauge",
+        "Endpoints outlier detection has ejected.",
+        &|i| {
+            clusters[i]
+                .1
+                .ejections()
+                .map_or(0, |view| view.ejected_count()) as u64
+        },
+    );
+    per_cluster(
+        out,
+        "mesh_cluster_active_requests",
+        "gauge",
+        "Requests in flight to the cluster's endpoints.",
+        &|i| snapshot.active_requests(&clusters[i].0.name),
+    );
+    per_cluster(
+        out,
+        "mesh_cluster_active_retries",
+        "gauge",
+        "Retries in flight, against the retry budget.",
+        &|i| u64::from(clusters[i].1.budget().active_retries()),
+    );
+    let stats = |i: usize| clusters[i].1.stats();
+    let counters: [(&str, &str, CounterOf); 7] = [
+        (
+            "mesh_cluster_retry_budget_exhausted_total",
+            "Retries the retry budget (or max_retries) refused.",
+            |s| load(&s.budget_exhausted),
+        ),
+        (
+            "mesh_cluster_retries_exhausted_total",
+            "Requests that failed after all their retries.",
+            |s| load(&s.retries_exhausted),
+        ),
+        (
+            "mesh_cluster_rate_limited_total",
+            "Requests a route's local rate limit refused.",
+            |s| load(&s.rate_limited),
+        ),
+        (
+            "mesh_cluster_faults_delayed_total",
+            "Requests delayed by fault injection.",
+            |s| load(&s.faults_delayed),
+        ),
+        (
+            "mesh_cluster_faults_aborted_total",
+            "Requests aborted by fault injection.",
+            |s| load(&s.faults_aborted),
+        ),
+        (
+            "mesh_cluster_breaker_open_total",
+            "Requests a route's open circuit breaker refused.",
+            |s| load(&s.breaker_refused),
+        ),
+        (
+            "mesh_cluster_outlier_ejections_total",
+            "Endpoints outlier detection ejected.",
+            |s| load(&s.ejections),
+        ),
+    ];
+    for (name, help, value) in counters {
+        per_cluster(out, name, "counter", help, &|i| value(stats(i)));
+    }
+    header(
+        out,
+        "mesh_cluster_retries_total",
+        "counter",
+        "Retries (and hedges) made, by reason.",
+    );
+    for (cluster, state) in &clusters {
+        for reason in RetryReason::ALL {
+            let mut labels = String::new();
+            push_label(&mut labels, "cluster", &cluster.name);
+            push_label(&mut labels, "reason", reason.as_str());
+            labels.pop();
+            let _ = writeln!(
+                out,
+                "mesh_cluster_retries_total{{{labels}}} {}",
+                state.stats().retries(reason)
+            );
+        }
+    }
+    for (name, kind, help, value) in [
+        (
+            "mesh_cluster_breaker_in_use",
+            "gauge",
+            "What counts against each circuit-breaker threshold now.",
+            (|state, r| u64::from(state.limits().in_use(r)))
+                as fn(&crate::resilience::ClusterResilience, Resource) -> u64,
+        ),
+        (
+            "mesh_cluster_breaker_overflows_total",
+            "counter",
+            "Requests refused at each threshold.",
+            |state, r| state.limits().overflows(r),
+        ),
+    ] {
+        header(out, name, kind, help);
+        for (cluster, state) in &clusters {
+            for resource in Resource::ALL {
+                let mut labels = String::new();
+                push_label(&mut labels, "cluster", &cluster.name);
+                push_label(&mut labels, "threshold", resource.as_str());
+                labels.pop();
+                let _ = writeln!(out, "{name}{{{labels}}} {}", value(state, resource));
+            }
+        }
+    }
+}
+
+/// Which histogram of a series.
+type HistogramOf = fn(&SeriesValues) -> &HistogramValues;
+
+/// Which counter of a cluster.
+type CounterOf = fn(&super::ClusterStats) -> u64;
+
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `# HELP` and `# TYPE` of a metric.
+pub fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A label value escaped for the text format.
+pub fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_escaped(&mut out, value);
+    out
+}
+
+/// The `_bucket`, `_sum` and `_count` lines of one histogram series; the
+/// values are divided by `scale` (microseconds to milliseconds).
+fn histogram(out: &mut String, name: &str, labels: &str, values: &HistogramValues, scale: f64) {
+    for (bound, count) in &values.cumulative {
+        let le = *bound as f64 / scale;
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {count}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels},le=\"+Inf\"}} {}",
+        values.count
+    );
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", values.sum as f64 / scale);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", values.count);
+}

@@ -1,0 +1,187 @@
+//! Telemetry end to end: Istio's standard metrics and the engine's own,
+//! recorded by real requests to real backends, read from the engine's
+//! text exposition and scraped from its `/metrics` listener by a real
+//! Prometheus, queried in PromQL.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mesh_core::telemetry::SourceLabels;
+use mesh_engine::{Engine, EngineOptions, ErrorKind};
+use mesh_tests::engine_scenario::{EngineScenario, canary, get};
+use mesh_tests::faulty::Behavior;
+use mesh_tests::prometheus::Prometheus;
+
+/// The workload the tests report as.
+fn frontend() -> SourceLabels {
+    let labels = [("app", "frontend"), ("version", "v1")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    SourceLabels::from_workload("frontend", "shop", &labels)
+}
+
+/// Sends `n` requests (every 10th a canary) and returns how many
+/// answered from each backend, and the response body bytes.
+fn send(engine: &Engine, n: usize) -> (BTreeMap<String, u64>, u64) {
+    let mut answered = BTreeMap::new();
+    let mut bytes = 0;
+    for i in 0..n {
+        let url = format!("http://order-service/orders/{i}");
+        let request = if i % 10 == 9 { canary(&url) } else { get(&url) };
+        let response = engine.execute(&request, None).expect("answered");
+        assert_eq!(response.status, 200, "retries mask v1-a's failures");
+        bytes += response.body.len() as u64;
+        *answered
+            .entry(String::from_utf8_lossy(&response.body).into_owned())
+            .or_default() += 1;
+    }
+    (answered, bytes)
+}
+
+/// The sum of the samples of `metric` whose labels include `filter`.
+fn sum(text: &str, metric: &str, filter: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
+            (name == metric
+                && filter
+                    .iter()
+                    .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\""))))
+            .then(|| value.parse::<f64>().expect("a number"))
+        })
+        .sum()
+}
+
+#[test]
+fn istio_metrics_count_each_request_by_destination_with_retries_and_failures() {
+    let scenario = EngineScenario::start([
+        Behavior::FailEvery {
+            status: 503,
+            fail: 1,
+            of: 5,
+        },
+        Behavior::Ok,
+        Behavior::Ok,
+    ]);
+    let engine = scenario.engine(EngineOptions {
+        workload: Some(frontend()),
+        ..EngineOptions::default()
+    });
+    let (answered, bytes) = send(&engine, 500);
+    let refused = engine
+        .execute(&get("http://nowhere.example/"), None)
+        .expect_err("no route");
+    assert_eq!(refused.kind(), ErrorKind::NoRoute);
+
+    let text = engine.metrics_text().unwrap();
+    let requests = |filter: &[(&str, &str)]| sum(&text, "istio_requests_total", filter);
+    let ok = [
+        ("reporter", "source"),
+        ("source_workload", "frontend"),
+        ("source_workload_namespace", "shop"),
+        ("source_app", "frontend"),
+        ("destination_service", "order-service"),
+        ("destination_service_name", "order-service"),
+        ("request_protocol", "http"),
+        ("response_code", "200"),
+        ("response_flags", "-"),
+    ];
+    assert_eq!(requests(&ok), 500.0, "{text}");
+    let v2 = answered["v2"] as f64;
+    let v1 = (answered["v1-a"] + answered["v1-b"]) as f64;
+    assert_eq!(requests(&[("destination_version", "v2")]), v2);
+    assert_eq!(requests(&[("destination_version", "v1")]), v1);
+    assert!(
+        (50.0..130.0).contains(&(v2 - 50.0)),
+        "v2 took {v2} of 500 (50 canaries, and 20 % of 450, ±4 sd)"
+    );
+    assert_eq!(
+        requests(&[
+            ("destination_service", "unknown"),
+            ("response_code", "404"),
+            ("response_flags", "NR"),
+        ]),
+        1.0
+    );
+
+    // The histograms count the same requests; sizes are the bodies'.
+    let duration = "istio_request_duration_milliseconds";
+    assert_eq!(sum(&text, &format!("{duration}_count"), &ok), 500.0);
+    assert_eq!(
+        sum(
+            &text,
+            &format!("{duration}_bucket"),
+            &[("le", "+Inf"), ("response_code", "200")]
+        ),
+        500.0
+    );
+    assert!(sum(&text, &format!("{duration}_sum"), &ok) > 0.0);
+    assert_eq!(sum(&text, "istio_response_bytes_sum", &ok), bytes as f64);
+    assert_eq!(sum(&text, "istio_request_bytes_sum", &ok), 0.0);
+
+    // Every 503 of v1-a was retried, and counted by its reason.
+    let v1a = &scenario.backends[0];
+    let failures = v1a.requests() - v1a.answered_ok();
+    assert!(failures > 0);
+    assert_eq!(
+        sum(&text, "mesh_cluster_retries_total", &[("reason", "5xx")]),
+        failures as f64
+    );
+    assert_eq!(sum(&text, "mesh_cluster_active_requests", &[]), 0.0);
+    drop(scenario.runtime);
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_engine_and_promql_sums_the_split() {
+    let scenario = EngineScenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions {
+        workload: Some(frontend()),
+        metrics_address: Some("127.0.0.1:0".parse().unwrap()),
+        ..EngineOptions::default()
+    });
+    let address = engine.metrics_address().expect("the listener's address");
+    let (answered, _) = send(&engine, 1_000);
+    let v2 = answered["v2"];
+    let v1 = answered["v1-a"] + answered["v1-b"];
+    // 100 canaries go to v2; of the other 900, 20 % (±4 sd).
+    assert!((120..240).contains(&(v2 - 100)), "v2 took {v2} of 1000");
+
+    let prometheus = Prometheus::start(address);
+    let query = "sum by (destination_version) \
+                 (istio_requests_total{reporter=\"source\",destination_service=\"order-service\",source_workload=\"frontend\"})";
+    let mut by_version = BTreeMap::new();
+    let scraped = prometheus.wait_for(Duration::from_secs(30), |p| {
+        by_version = p
+            .query(query)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|sample| {
+                let version = sample["metric"]["destination_version"].as_str()?.to_owned();
+                let value = sample["value"][1].as_str()?.parse::<f64>().ok()?;
+                Some((version, value as u64))
+            })
+            .collect();
+        by_version.values().sum::<u64>() == 1_000
+    });
+    assert!(
+        scraped,
+        "PromQL saw {by_version:?}; targets: {}",
+        prometheus.targets()
+    );
+    assert_eq!(
+        by_version,
+        BTreeMap::from([("v1".to_owned(), v1), ("v2".to_owned(), v2)])
+    );
+    // The scrape itself was healthy: every sample parsed.
+    let up = prometheus.query("up{job=\"mesh\"}").unwrap_or_default();
+    assert_eq!(up[0]["value"][1], "1", "{}", prometheus.targets());
+    let quantile = prometheus
+        .query("histogram_quantile(0.5, sum by (le) (istio_request_duration_milliseconds_bucket))")
+        .unwrap_or_default();
+    let median: f64 = quantile[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(median > 0.0 && median <= 1_000.0, "median {median} ms");
+    drop(scenario.runtime);
+}
