@@ -1,7 +1,8 @@
 //! A histogram of fixed buckets, recorded with atomics only.
 //!
-//! Each observation adds one to its bucket and its value to the sum: two
-//! relaxed atomic additions, no lock, no allocation. The buckets hold
+//! Each observation adds one to its bucket and its value to the sum (when
+//! not zero): two relaxed atomic additions at most, no lock, no
+//! allocation. The buckets hold
 //! plain (not cumulative) counts; the exposition sums them, and the count
 //! is their total, so the three are never read torn by more than the
 //! observations racing the scrape.
@@ -70,7 +71,9 @@ impl Histogram {
         // Prometheus buckets are `le`: a value equal to a bound is in it.
         let index = self.bounds.partition_point(|bound| *bound < value);
         self.counts[index].fetch_add(1, Ordering::Relaxed);
-        self.sum.fetch_add(value, Ordering::Relaxed);
+        if value != 0 {
+            self.sum.fetch_add(value, Ordering::Relaxed);
+        }
     }
 
     /// The bounds with their cumulative counts, then the total count and

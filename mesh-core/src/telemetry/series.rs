@@ -2,12 +2,14 @@
 //! distinct response (code, gRPC status, flags, protocol).
 //!
 //! A destination's series are few (mostly one: `200`, no flags) and
-//! appended, never removed, so they sit in a list swapped whole on the
-//! rare append. Recording reads the list without a lock, finds its
-//! series by comparing a small key, and adds with relaxed atomics.
+//! appended, never removed, so the first ones sit in a small array of
+//! write-once cells, filled in order (finding one costs a plain load per
+//! cell), and any beyond in a list swapped whole on the rare append.
+//! Recording finds its series by comparing a small key and adds with
+//! relaxed atomics: one per histogram bucket, one per sum that is not
+//! zero. The request count is the duration histogram's count.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 
@@ -48,7 +50,6 @@ pub(crate) struct ResponseKey {
 #[derive(Debug)]
 pub(crate) struct Series {
     pub(crate) key: ResponseKey,
-    requests: AtomicU64,
     duration_us: Histogram,
     request_bytes: Histogram,
     response_bytes: Histogram,
@@ -76,7 +77,6 @@ impl Series {
     fn new(key: ResponseKey) -> Self {
         Self {
             key,
-            requests: AtomicU64::new(0),
             duration_us: Histogram::new(&DURATION_BOUNDS_US),
             request_bytes: Histogram::new(&BYTES_BOUNDS),
             response_bytes: Histogram::new(&BYTES_BOUNDS),
@@ -85,16 +85,16 @@ impl Series {
 
     #[inline]
     fn observe(&self, duration_us: u64, request_bytes: u64, response_bytes: u64) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         self.duration_us.observe(duration_us);
         self.request_bytes.observe(request_bytes);
         self.response_bytes.observe(response_bytes);
     }
 
     pub(crate) fn read(&self) -> SeriesValues {
+        let duration_us = self.duration_us.read();
         SeriesValues {
-            requests: self.requests.load(Ordering::Relaxed),
-            duration_us: self.duration_us.read(),
+            requests: duration_us.count,
+            duration_us,
             request_bytes: self.request_bytes.read(),
             response_bytes: self.response_bytes.read(),
         }
@@ -107,16 +107,22 @@ pub struct Destination {
     pub(crate) labels: DestinationLabels,
     /// The registry that made it (a cache may hold one of another).
     pub(crate) owner: u64,
-    series: ArcSwap<Vec<Arc<Series>>>,
+    first: [OnceLock<Series>; FIRST],
+    more: ArcSwap<Vec<Arc<Series>>>,
     appending: Mutex<()>,
 }
+
+/// Series in write-once cells; more are rare (each distinct status, gRPC
+/// status and flags of a destination is one).
+const FIRST: usize = 8;
 
 impl Destination {
     pub(crate) fn new(labels: DestinationLabels, owner: u64) -> Self {
         Self {
             labels,
             owner,
-            series: ArcSwap::default(),
+            first: Default::default(),
+            more: ArcSwap::default(),
             appending: Mutex::new(()),
         }
     }
@@ -153,21 +159,34 @@ impl Destination {
         request_bytes: u64,
         response_bytes: u64,
     ) {
-        let list = self.series.load();
-        if let Some(series) = list.iter().find(|s| s.key == key) {
+        for cell in &self.first {
+            // Cells fill in order: the first empty one is where `key` goes
+            // (unless a racing caller puts another key there first).
+            let series = match cell.get() {
+                Some(series) => series,
+                None => cell.get_or_init(|| Series::new(key)),
+            };
+            if series.key == key {
+                series.observe(duration_us, request_bytes, response_bytes);
+                return;
+            }
+        }
+        let more = self.more.load();
+        if let Some(series) = more.iter().find(|s| s.key == key) {
             series.observe(duration_us, request_bytes, response_bytes);
             return;
         }
-        drop(list);
+        drop(more);
         self.append(key)
             .observe(duration_us, request_bytes, response_bytes);
     }
 
-    /// The series of `key`, added if no racing caller added it first.
+    /// The series of `key` beyond the first cells, added if no racing
+    /// caller added it first.
     #[cold]
     fn append(&self, key: ResponseKey) -> Arc<Series> {
         let _appending = self.appending.lock().unwrap_or_else(|p| p.into_inner());
-        let list = self.series.load_full();
+        let list = self.more.load_full();
         if let Some(series) = list.iter().find(|s| s.key == key) {
             return series.clone();
         }
@@ -175,15 +194,16 @@ impl Destination {
         let mut grown = Vec::with_capacity(list.len() + 1);
         grown.extend(list.iter().cloned());
         grown.push(series.clone());
-        self.series.store(Arc::new(grown));
+        self.more.store(Arc::new(grown));
         series
     }
 
     /// The series, read once.
     pub(crate) fn series(&self) -> Vec<(ResponseKey, SeriesValues)> {
-        self.series
-            .load()
-            .iter()
+        let first = self.first.iter().map_while(OnceLock::get);
+        let more = self.more.load();
+        first
+            .chain(more.iter().map(|s| &**s))
             .map(|s| (s.key, s.read()))
             .collect()
     }
@@ -219,13 +239,26 @@ mod tests {
     }
 
     #[test]
+    fn series_beyond_the_first_cells_count_as_well() {
+        let destination = Destination::new(DestinationLabels::unknown(), 1);
+        for code in 200..220 {
+            destination.observe(key(code), 1, 0, 0);
+            destination.observe(key(code), 1, 0, 0);
+        }
+        let series = destination.series();
+        assert_eq!(series.len(), 20);
+        assert!(series.iter().all(|(_, v)| v.requests == 2));
+        assert_eq!(series[19].0.code, 219);
+    }
+
+    #[test]
     fn threads_racing_to_add_a_series_count_into_one() {
         let destination = Arc::new(Destination::new(DestinationLabels::unknown(), 1));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let d = destination.clone();
                 std::thread::spawn(move || {
-                    for code in [200, 404, 503] {
+                    for code in [200, 404, 503, 201, 202, 203, 204, 205, 206, 207, 208] {
                         for _ in 0..1_000 {
                             d.observe(key(code), 1, 1, 1);
                         }
@@ -237,7 +270,7 @@ mod tests {
             t.join().expect("no panic");
         }
         let series = destination.series();
-        assert_eq!(series.len(), 3);
+        assert_eq!(series.len(), 11);
         assert!(series.iter().all(|(_, v)| v.requests == 4_000));
     }
 }

@@ -1,0 +1,3 @@
+module example.invalid/mesh/tests/otelcol
+
+go 1.24.0
