@@ -13,6 +13,7 @@ use http_body_util::Full;
 use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
 use mesh_core::source;
+use mesh_core::telemetry::trace::{OtlpOptions, Tracer, TracerConfig, exporter};
 use mesh_core::telemetry::{SourceLabels, Telemetry};
 use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
@@ -25,7 +26,7 @@ use crate::decide::{Decision, Outcome};
 use crate::driver::RequestRuntime;
 use crate::exchange::{self, Limits};
 use crate::metrics::{Metrics, Mode, Result as Recorded};
-use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource};
+use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::submit::Completion;
@@ -80,15 +81,15 @@ impl Engine {
         }
         let runtime = runtime::build(options.worker_threads)?;
         let workload = options.workload.clone();
+        let tracing = options.tracing.clone();
         let telemetry = |fallback: Option<SourceLabels>| {
-            Arc::new(Telemetry::new(
-                workload.clone().or(fallback).unwrap_or_default(),
-            ))
+            let source = workload.clone().or(fallback).unwrap_or_default();
+            telemetry(&runtime, source, tracing.as_ref())
         };
         let (snapshots, xds) = match source {
             ConfigSource::Static { text, format } => {
                 let handle = static_config(&text, format, options.policy.as_ref())?;
-                (Arc::new(handle.with_telemetry(telemetry(None))), None)
+                (Arc::new(handle.with_telemetry(telemetry(None)?)), None)
             }
             ConfigSource::StaticFile { path, format } => {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -98,7 +99,7 @@ impl Engine {
                     )
                 })?;
                 let handle = static_config(&text, format, options.policy.as_ref())?;
-                (Arc::new(handle.with_telemetry(telemetry(None))), None)
+                (Arc::new(handle.with_telemetry(telemetry(None)?)), None)
             }
             ConfigSource::Xds {
                 bootstrap,
@@ -394,6 +395,33 @@ fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the engine is closed")
 }
 
+/// The telemetry of an engine reporting as `source`: with `tracing`, a
+/// tracer whose exporter runs on the engine's runtime (it ends when the
+/// telemetry is dropped).
+fn telemetry(
+    runtime: &Runtime,
+    source: SourceLabels,
+    tracing: Option<&TracingOptions>,
+) -> Result<Arc<Telemetry>, Error> {
+    let Some(tracing) = tracing else {
+        return Ok(Arc::new(Telemetry::new(source)));
+    };
+    let (tracer, queue) = Tracer::new(TracerConfig {
+        sampler: tracing.sampler,
+        propagation: tracing.propagation,
+        queue_capacity: tracing.queue_capacity,
+    });
+    let service = tracing
+        .service_name
+        .clone()
+        .unwrap_or_else(|| source.workload.clone());
+    let mut otlp = OtlpOptions::new(&tracing.otlp_endpoint, service);
+    otlp.batch_delay = tracing.batch_delay;
+    let export = exporter(queue, otlp)?;
+    runtime.spawn(export);
+    Ok(Arc::new(Telemetry::new(source).with_tracer(tracer)))
+}
+
 /// Serves the metrics at `/metrics` on `address`, from the engine's
 /// runtime (the task ends with it); returns the bound address.
 fn serve(
@@ -450,7 +478,7 @@ fn start_xds(
     runtime: &Runtime,
     bootstrap: Option<&str>,
     targets: Vec<String>,
-    telemetry: impl FnOnce(Option<SourceLabels>) -> Arc<Telemetry>,
+    telemetry: impl FnOnce(Option<SourceLabels>) -> Result<Arc<Telemetry>, Error>,
 ) -> Result<XdsClient, Error> {
     let invalid = |e: &dyn std::fmt::Display| {
         Error::new(ErrorKind::ConfigInvalid, format!("xDS bootstrap: {e}"))
@@ -475,7 +503,7 @@ fn start_xds(
     };
     let source = SourceLabels::from_node_metadata(&bootstrap.node.metadata);
     let snapshots =
-        SnapshotHandle::from_config(MeshConfig::default()).with_telemetry(telemetry(source));
+        SnapshotHandle::from_config(MeshConfig::default()).with_telemetry(telemetry(source)?);
     let _entered = runtime.enter();
     XdsClient::start_with(&bootstrap, options, Arc::new(snapshots)).map_err(|e| invalid(&e))
 }

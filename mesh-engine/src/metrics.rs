@@ -13,6 +13,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use mesh_core::telemetry::trace::Tracer;
 use mesh_core::telemetry::{escape, header, render_clusters};
 use mesh_core::xds::XdsStats;
 use mesh_core::{ErrorKind, SnapshotHandle};
@@ -171,8 +172,37 @@ impl Metrics {
         if let Some(xds) = xds {
             render_xds(&mut out, xds);
         }
+        if let Some(tracer) = snapshots.telemetry().tracer() {
+            render_trace(&mut out, tracer);
+        }
         out
     }
+}
+
+/// What became of the spans.
+fn render_trace(out: &mut String, tracer: &Tracer) {
+    let (ended, exported, full, failed) = tracer.stats().read();
+    header(
+        out,
+        "mesh_trace_spans_total",
+        "counter",
+        "Spans recorded, and what became of them.",
+    );
+    for (result, value) in [
+        ("ended", ended),
+        ("exported", exported),
+        ("dropped_queue_full", full),
+        ("dropped_export_failed", failed),
+    ] {
+        let _ = writeln!(out, "mesh_trace_spans_total{{result=\"{result}\"}} {value}");
+    }
+    header(
+        out,
+        "mesh_trace_queue_spans",
+        "gauge",
+        "Spans waiting for export.",
+    );
+    let _ = writeln!(out, "mesh_trace_queue_spans {}", tracer.queued());
 }
 
 /// The xDS client's state and counters.

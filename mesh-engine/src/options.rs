@@ -1,11 +1,12 @@
 //! What an engine is built from: where its configuration comes from, and
 //! the few settings of the engine itself.
 
-use mesh_core::telemetry::SourceLabels;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use mesh_core::telemetry::SourceLabels;
+use mesh_core::telemetry::trace::{Propagation, Sampler};
 
 /// The formats of a static configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +80,40 @@ pub struct EngineOptions {
     /// Serve the metrics at `/metrics` on this address (port 0: a free
     /// port, see [`crate::Engine::metrics_address`]).
     pub metrics_address: Option<SocketAddr>,
+    /// Trace requests and export the spans over OTLP.
+    pub tracing: Option<TracingOptions>,
+}
+
+/// How requests are traced.
+#[derive(Debug, Clone)]
+pub struct TracingOptions {
+    /// The collector's OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`.
+    pub otlp_endpoint: String,
+    /// The `service.name` of the spans (default: the workload's name).
+    pub service_name: Option<String>,
+    /// Which traces are recorded (default: the caller's decision, else 1 %).
+    pub sampler: Sampler,
+    /// Which headers carry the context to endpoints (default: W3C).
+    pub propagation: Propagation,
+    /// Finished spans waiting for export, at most (more are dropped and
+    /// counted).
+    pub queue_capacity: usize,
+    /// How long a batch of spans waits to fill before it is sent.
+    pub batch_delay: Duration,
+}
+
+impl TracingOptions {
+    /// Tracing to `otlp_endpoint` with the defaults.
+    pub fn new(otlp_endpoint: impl Into<String>) -> Self {
+        Self {
+            otlp_endpoint: otlp_endpoint.into(),
+            service_name: None,
+            sampler: Sampler::default(),
+            propagation: Propagation::default(),
+            queue_capacity: 2_048,
+            batch_delay: Duration::from_secs(1),
+        }
+    }
 }
 
 impl EngineOptions {
@@ -96,6 +131,7 @@ impl Default for EngineOptions {
             policy: None,
             workload: None,
             metrics_address: None,
+            tracing: None,
         }
     }
 }

@@ -5,12 +5,14 @@
 //! and a loopback backend whose failures a test scripts ([`faulty`]) for the
 //! resilience tests; and the parity scenario every language binding runs
 //! ([`parity`]); and the same scenario for the engine facade
-//! ([`engine_scenario`]); and a real Prometheus server ([`prometheus`]).
+//! ([`engine_scenario`]); and a real Prometheus server ([`prometheus`])
+//! and a real OpenTelemetry Collector ([`otelcol`]).
 
 pub mod canary;
 pub mod control_plane;
 pub mod engine_scenario;
 pub mod faulty;
+pub mod otelcol;
 pub mod parity;
 pub mod prometheus;
 pub mod xds_resources;

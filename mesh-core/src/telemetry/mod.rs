@@ -25,6 +25,7 @@ mod prometheus;
 mod registry;
 mod series;
 mod stats;
+pub mod trace;
 
 pub use flags::ResponseFlags;
 pub use labels::{DestinationLabels, SourceLabels, UNKNOWN};

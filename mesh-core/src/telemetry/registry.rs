@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::flags::ResponseFlags;
 use super::labels::{DestinationLabels, SourceLabels};
 use super::series::{Destination, Protocol};
+use super::trace::Tracer;
 use crate::lb::EndpointSlot;
 use crate::resilience::ClusterResilience;
 
@@ -67,6 +68,7 @@ pub struct Telemetry {
     source: SourceLabels,
     destinations: Mutex<HashMap<DestinationLabels, Arc<Destination>>>,
     no_route: Arc<Destination>,
+    tracer: Option<Tracer>,
 }
 
 impl Default for Telemetry {
@@ -87,7 +89,21 @@ impl Telemetry {
             source,
             destinations: Mutex::new(destinations),
             no_route,
+            tracer: None,
         }
+    }
+
+    /// The registry, with requests traced by `tracer`.
+    #[must_use]
+    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
+        self.tracer = Some(tracer);
+        self
+    }
+
+    /// The tracer, when requests are traced.
+    #[inline]
+    pub fn tracer(&self) -> Option<&Tracer> {
+        self.tracer.as_ref()
     }
 
     /// Who this mesh reports as.

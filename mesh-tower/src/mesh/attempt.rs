@@ -13,12 +13,14 @@ use mesh_core::resilience::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use mesh_core::resilience::outlier::CallResult;
 use mesh_core::resilience::retry::{FailureKind, Outcome, Response as Facts};
 use mesh_core::rng::ThreadRng;
+use mesh_core::telemetry::trace;
 use mesh_core::{Error, ErrorKind, Routed};
 use tower::ServiceExt;
 use tower_service::Service;
 
 use super::body::{InFlight, MeshBody};
 use super::call::now;
+use super::report::AttemptSpan;
 use crate::BoxError;
 use crate::retry::ReplayBody;
 
@@ -212,8 +214,11 @@ pub(super) struct Deadlines {
 /// One attempt under way: where it goes and what it holds.
 pub(super) struct Attempt<'s> {
     pub(super) pick: Pick<'s>,
-    target: Target,
+    pub(super) target: Target,
     in_flight: InFlight,
+    /// Its span, when the request is traced: its context goes out with
+    /// the request.
+    pub(super) span: Option<AttemptSpan>,
 }
 
 /// How an attempt ended.
@@ -245,7 +250,11 @@ impl<'s> Attempt<'s> {
     /// Takes a `max_requests` permit from the cluster's breaker; refused,
     /// the request fails fast with `Overloaded` (never retried: a retry
     /// would add load exactly where the breaker says there is too much).
-    pub(super) fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
+    pub(super) fn start(
+        routed: &Routed<'s>,
+        pick: Pick<'s>,
+        span: Option<AttemptSpan>,
+    ) -> Result<Self, Error> {
         let permit = routed.acquire_request()?;
         let target = Target::new(
             pick.slot.clone(),
@@ -262,6 +271,7 @@ impl<'s> Attempt<'s> {
             pick,
             target,
             in_flight,
+            span,
         })
     }
 
@@ -288,7 +298,12 @@ impl<'s> Attempt<'s> {
             // Ready first: the request is built after the only await before
             // the call, so the future never holds it.
             let ready = transport.ready().await.map_err(transport_error)?;
-            let response = ready.call(attempt_request(head, body, &self.target, until)?);
+            let mut request = attempt_request(head, body, &self.target, until)?;
+            if let Some(span) = &self.span {
+                let (span, propagation) = &**span;
+                trace::inject(request.headers_mut(), &span.context(), *propagation);
+            }
+            let response = ready.call(request);
             let result = match until {
                 None => response.await,
                 Some(until) => match tokio::time::timeout_at(until.into(), response).await {

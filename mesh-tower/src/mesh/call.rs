@@ -78,14 +78,14 @@ where
     async move {
         let snapshot = snapshots.load();
         let grpc = is_grpc(&head.headers);
-        let mut report = Report::start(snapshots.telemetry(), grpc, request_bytes);
+        let mut report = Report::start(snapshots.telemetry(), &head, grpc, request_bytes);
         let result = async {
             // The routing view of the head is dropped before the first await:
             // it would otherwise take room in every request's future.
             let (routed, injected) = {
                 let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
                 let routed = snapshot.route(&request, &mut ThreadRng)?;
-                report.routed(routed.resilience);
+                report.routed(&routed);
                 let action = &routed.route.action;
                 if let Some(limit) = &action.rate_limit
                     && limit.refuses(now(), &mut ThreadRng)
@@ -209,7 +209,7 @@ where
         let (Some(policy), Some(replayer)) = (policy, replayer) else {
             let _active = routed.resilience.budget().request_started();
             let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
-            let attempt = Attempt::start(routed, pick)?;
+            let mut attempt = Attempt::start(routed, pick, report.attempt_span())?;
             let sent = attempt
                 .send(
                     &mut transport,
@@ -219,8 +219,10 @@ where
                     &deadlines,
                 )
                 .await?;
-            attempt.report(routed, &sent.outcome(grpc));
+            let outcome = sent.outcome(grpc);
+            attempt.report(routed, &outcome);
             report.tried(attempt.pick.slot, sent.failure());
+            report.attempt_ended(attempt.span.take(), &attempt.target, &outcome, None);
             return attempt.finish(sent);
         };
         let budget = routed.resilience.budget().clone();
@@ -258,7 +260,7 @@ where
                 let excluded = retry.excluded_hosts();
                 let pick = routed
                     .pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
-                let attempt = Attempt::start(routed, pick)?;
+                let mut attempt = Attempt::start(routed, pick, report.attempt_span())?;
                 let host = HostId::of(attempt.pick.slot);
                 let until = retry.per_try_deadline(attempt_start);
                 let sent = attempt
@@ -268,7 +270,13 @@ where
                 attempt.report(routed, &outcome);
                 report.tried(attempt.pick.slot, sent.failure());
                 retry.set_body_replayable(replayer.is_replayable());
-                match retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng) {
+                let next = retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng);
+                let retried = match next {
+                    Next::RetryAfter(delay) => Some((RetryReason::of(&outcome), delay)),
+                    _ => None,
+                };
+                report.attempt_ended(attempt.span.take(), &attempt.target, &outcome, retried);
+                match next {
                     Next::RetryAfter(delay) => {
                         routed.resilience.stats().retried(RetryReason::of(&outcome));
                         delay

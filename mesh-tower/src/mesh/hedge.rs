@@ -27,7 +27,7 @@ use super::attempt::{Attempt, Deadlines, Head, Sent};
 use super::body::MeshBody;
 use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::call::{next_body, now as clock};
-use super::report::Report;
+use super::report::{AttemptSpan, Report};
 use crate::retry::{ReplayBody, Replayer};
 
 /// One attempt in flight: its place, and its outcome when it ends.
@@ -64,8 +64,9 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
         R: ResponseBody,
         'a: 's,
     {
+        let span = self.report.attempt_span();
         let mut in_flight: Vec<(HostId, InFlight<'s, R>)> =
-            vec![self.launch(&retry, &[], first)?];
+            vec![self.launch(&retry, &[], first, span)?];
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         // A retry waiting out its backoff, and when it may go.
         let mut retry_at: Option<Instant> = None;
@@ -75,13 +76,15 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
                 retry_at = None;
                 // The retry's reason was counted when it was decided.
                 let busy = hosts(&in_flight);
-                in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?)?);
+                let span = self.report.attempt_span();
+                in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?, span)?);
             }
             let hedge_at = match retry.poll_hedge(now) {
                 Hedge::Send => {
                     self.routed.resilience.stats().retried(RetryReason::Hedge);
                     let busy = hosts(&in_flight);
-                    in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?)?);
+                    let span = self.report.attempt_span();
+                    in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?, span)?);
                     continue;
                 }
                 Hedge::At(at) => Some(at),
@@ -114,7 +117,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
                 }
             })
             .await;
-            let Wake::Ended(attempt, sent) = wake else {
+            let Wake::Ended(mut attempt, sent) = wake else {
                 timer = None;
                 continue;
             };
@@ -125,7 +128,14 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
             self.report.tried(attempt.pick.slot, sent.failure());
             retry.set_body_replayable(replayer.is_replayable());
             let host = HostId::of(attempt.pick.slot);
-            match retry.on_outcome(&outcome, Some(host), now, &mut ThreadRng) {
+            let next = retry.on_outcome(&outcome, Some(host), now, &mut ThreadRng);
+            let retried = match next {
+                Next::RetryAfter(delay) => Some((RetryReason::of(&outcome), delay)),
+                _ => None,
+            };
+            self.report
+                .attempt_ended(attempt.span.take(), &attempt.target, &outcome, retried);
+            match next {
                 Next::Done(reason) => {
                     self.report.stopped(reason, outcome.is_error());
                     return attempt.finish(sent);
@@ -150,6 +160,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
         retry: &RetryState<&RetryPolicy>,
         busy: &[HostId],
         body: ReplayBody<B>,
+        span: Option<AttemptSpan>,
     ) -> Result<(HostId, InFlight<'s, R>), Error>
     where
         S: Transport<B, R>,
@@ -162,7 +173,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
             let host = HostId::of(slot);
             excluded.contains(&host) || busy.contains(&host)
         })?;
-        let attempt = Attempt::start(self.routed, pick)?;
+        let attempt = Attempt::start(self.routed, pick, span)?;
         let host = HostId::of(attempt.pick.slot);
         let mut transport = self.transport.clone();
         let (head, deadlines) = (self.head, self.deadlines);

@@ -11,19 +11,28 @@
 //! caller gave up (its future dropped) is `DC` with code 0. A response
 //! is reported when its body ends or is dropped, with the bytes read and
 //! the gRPC status of its trailers.
+//!
+//! With a tracer, the report also holds the request's span (when
+//! sampled): it opens a child span per attempt, whose context the
+//! attempt carries to the endpoint, and ends each with what the attempt
+//! met (endpoint, locality, status or failure, the reason of the retry
+//! that followed); the request span ends with the report.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use http::Response;
+use http::request::Parts;
+use http::{Method, Response};
 use http_body::Body;
 use mesh_core::lb::EndpointSlot;
 use mesh_core::resilience::ClusterResilience;
-use mesh_core::resilience::retry::{DoneReason, FailureKind};
+use mesh_core::resilience::retry::{DoneReason, FailureKind, Outcome};
+use mesh_core::rng::ThreadRng;
+use mesh_core::telemetry::trace::{self, OpenSpan, Propagation, SpanKind};
 use mesh_core::telemetry::{
-    Destination, Exchange, Protocol, Reached, ResponseFlags, Telemetry, bump,
+    Destination, Exchange, Protocol, Reached, ResponseFlags, RetryReason, Telemetry, bump,
 };
-use mesh_core::{Error, ErrorKind};
+use mesh_core::{Error, ErrorKind, Routed};
 
 use super::body::MeshBody;
 use super::call::now;
@@ -31,7 +40,7 @@ use crate::Target;
 
 /// The report of a request under way.
 pub(super) struct Report<'s> {
-    telemetry: &'s Telemetry,
+    telemetry: &'s Arc<Telemetry>,
     started: Instant,
     protocol: Protocol,
     request_bytes: u64,
@@ -41,10 +50,44 @@ pub(super) struct Report<'s> {
     /// response, and how. (A response names its endpoint itself.)
     failed: Option<(Arc<EndpointSlot>, FailureKind)>,
     done: bool,
+    /// The request's span, when it is traced and sampled.
+    traced: Option<Box<Traced>>,
 }
 
+/// A sampled request's span, and what its attempts' spans need.
+struct Traced {
+    span: OpenSpan,
+    method: Method,
+    attempts: i64,
+    /// The backoff before the next attempt.
+    backoff: Duration,
+}
+
+/// An attempt's span, and how its context goes to the endpoint (boxed:
+/// an unsampled request's futures stay small).
+pub(super) type AttemptSpan = Box<(OpenSpan, Propagation)>;
+
 impl<'s> Report<'s> {
-    pub(super) fn start(telemetry: &'s Telemetry, grpc: bool, request_bytes: u64) -> Self {
+    pub(super) fn start(
+        telemetry: &'s Arc<Telemetry>,
+        head: &Parts,
+        grpc: bool,
+        request_bytes: u64,
+    ) -> Self {
+        let traced = telemetry.tracer().and_then(|tracer| {
+            let parent = trace::extract(&head.headers, tracer.propagation());
+            let name = || format!("{} {}", head.method, head.uri.host().unwrap_or_default());
+            let mut span =
+                tracer.start(parent.as_ref(), name, SpanKind::Internal, &mut ThreadRng)?;
+            span.set("http.request.method", head.method.as_str());
+            span.set("url.full", head.uri.to_string());
+            Some(Box::new(Traced {
+                span,
+                method: head.method.clone(),
+                attempts: 0,
+                backoff: Duration::ZERO,
+            }))
+        });
         Self {
             telemetry,
             started: now(),
@@ -54,12 +97,91 @@ impl<'s> Report<'s> {
             cluster: None,
             failed: None,
             done: false,
+            traced,
         }
     }
 
-    /// The request was routed to `cluster`.
-    pub(super) fn routed(&mut self, cluster: &'s ClusterResilience) {
-        self.cluster = Some(cluster);
+    /// The request was routed.
+    pub(super) fn routed(&mut self, routed: &Routed<'s>) {
+        self.cluster = Some(routed.resilience);
+        if let Some(traced) = &mut self.traced {
+            let span = &mut traced.span;
+            if !routed.route.name.is_empty() {
+                span.set("mesh.route", &*routed.route.name);
+            }
+            span.set("mesh.cluster", &*routed.backend.cluster);
+            if let Some(subset) = &routed.backend.subset {
+                span.set("mesh.subset", &*subset.name);
+            }
+        }
+    }
+
+    /// The span of the next attempt (a child of the request's), when the
+    /// request is traced.
+    pub(super) fn attempt_span(&mut self) -> Option<AttemptSpan> {
+        let traced = self.traced.as_mut()?;
+        let tracer = self.telemetry.tracer()?;
+        traced.attempts += 1;
+        let mut span = traced
+            .span
+            .child(traced.method.as_str(), SpanKind::Client, &mut ThreadRng);
+        span.set("mesh.attempt", traced.attempts);
+        if traced.attempts > 1 {
+            let backoff = i64::try_from(traced.backoff.as_micros()).unwrap_or(i64::MAX);
+            span.set("mesh.backoff_us", backoff);
+        }
+        Some(Box::new((span, tracer.propagation())))
+    }
+
+    /// Ends an attempt's span with what the attempt met; `retry` is the
+    /// reason and backoff of the retry that follows it, if one does.
+    pub(super) fn attempt_ended(
+        &mut self,
+        span: Option<AttemptSpan>,
+        target: &Target,
+        outcome: &Outcome,
+        retry: Option<(RetryReason, Duration)>,
+    ) {
+        let (Some(span), Some(tracer)) = (span, self.telemetry.tracer()) else {
+            return;
+        };
+        let (mut span, _) = *span;
+        let endpoint = target.endpoint().endpoint();
+        span.set("server.address", endpoint.host());
+        span.set("server.port", i64::from(endpoint.port()));
+        span.set("mesh.endpoint", endpoint.authority());
+        span.set("mesh.cluster", &*target.cluster().name);
+        if let Some(subset) = &target.backend().subset {
+            span.set("mesh.subset", &*subset.name);
+        }
+        let locality = &endpoint.locality;
+        if !(locality.region.is_empty() && locality.zone.is_empty()) {
+            let name = format!(
+                "{}/{}/{}",
+                locality.region, locality.zone, locality.sub_zone
+            );
+            span.set("mesh.locality", name);
+        }
+        match outcome {
+            Outcome::Response(response) => {
+                span.set("http.response.status_code", i64::from(response.status));
+                if response.status >= 500 {
+                    span.fail(format!("status {}", response.status));
+                }
+            }
+            Outcome::Failure(kind) => {
+                let kind = format!("{kind:?}");
+                span.set("error.type", kind.as_str());
+                span.fail(kind);
+            }
+        }
+        if let Some((reason, backoff)) = retry {
+            span.set("mesh.retry_reason", reason.as_str());
+            if let Some(traced) = &mut self.traced {
+                traced.backoff = backoff;
+            }
+        }
+        tracer.end(span);
     }
 
     /// Fault injection did something to the request.
@@ -121,8 +243,18 @@ impl<'s> Report<'s> {
                     Protocol::Grpc => grpc_status(response.headers()),
                     Protocol::Http => None,
                 };
+                let span = self.traced.take().map(|traced| {
+                    let mut span = traced.span;
+                    span.set(
+                        "http.response.status_code",
+                        i64::from(response.status().as_u16()),
+                    );
+                    span.set("mesh.attempts", traced.attempts);
+                    (self.telemetry.clone(), span)
+                });
                 let pending = PendingReport {
                     destination,
+                    span,
                     started: self.started,
                     exchange: Exchange {
                         response_code: response.status().as_u16(),
@@ -141,6 +273,7 @@ impl<'s> Report<'s> {
                 let failure = self.failed.as_ref().map(|(_, failure)| *failure);
                 let (code, flag) = local_reply(error.kind(), failure);
                 self.record(code, flag);
+                self.end_span(error.kind().as_str(), &error.to_string());
                 Err(error)
             }
         }
@@ -158,6 +291,17 @@ impl<'s> Report<'s> {
         };
         self.telemetry.record(self.reached(), &exchange);
     }
+
+    /// Ends the request's span with an error.
+    fn end_span(&mut self, kind: &str, message: &str) {
+        if let (Some(traced), Some(tracer)) = (self.traced.take(), self.telemetry.tracer()) {
+            let mut span = traced.span;
+            span.set("error.type", kind);
+            span.set("mesh.attempts", traced.attempts);
+            span.fail(message);
+            tracer.end(span);
+        }
+    }
 }
 
 /// A request dropped before its answer: the caller gave up.
@@ -165,6 +309,7 @@ impl Drop for Report<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.record(0, ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION);
+            self.end_span("cancelled", "the caller gave up");
         }
     }
 }
@@ -201,6 +346,8 @@ pub(super) fn grpc_status(headers: &http::HeaderMap) -> Option<u8> {
 #[derive(Debug)]
 pub(crate) struct PendingReport {
     destination: Arc<Destination>,
+    /// The request's span, ended with the report.
+    span: Option<(Arc<Telemetry>, OpenSpan)>,
     started: Instant,
     exchange: Exchange,
 }
@@ -225,6 +372,14 @@ impl Drop for PendingReport {
     fn drop(&mut self) {
         self.exchange.duration = now().saturating_duration_since(self.started);
         self.destination.record(&self.exchange);
+        if let Some((telemetry, mut span)) = self.span.take()
+            && let Some(tracer) = telemetry.tracer()
+        {
+            if let Some(status) = self.exchange.grpc_status {
+                span.set("rpc.grpc.status_code", i64::from(status));
+            }
+            tracer.end(span);
+        }
     }
 }
 

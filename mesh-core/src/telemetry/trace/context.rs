@@ -1,0 +1,326 @@
+//! Trace context on the wire: W3C `traceparent` (and `tracestate`,
+//! forwarded untouched) and Zipkin's B3, single (`b3`) and multi
+//! (`X-B3-*`) header.
+//!
+//! Extraction prefers `traceparent` and falls back to B3; a malformed
+//! header is ignored, as the W3C recommendation says (the request starts
+//! a new trace rather than failing). Injection writes the formats the
+//! tracer is configured with.
+
+use std::fmt::Write;
+
+use http::{HeaderMap, HeaderValue};
+
+/// Where a span sits in its trace, and whether the trace is sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanContext {
+    /// The trace, 16 bytes, never all zero.
+    pub trace_id: [u8; 16],
+    /// The span, 8 bytes, never all zero.
+    pub span_id: [u8; 8],
+    /// Whether the trace is recorded.
+    pub sampled: bool,
+}
+
+/// The header formats a tracer injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Propagation {
+    /// W3C `traceparent` (and the caller's `tracestate`).
+    pub w3c: bool,
+    /// B3 single header: `b3: {trace}-{span}-{sampled}`.
+    pub b3_single: bool,
+    /// B3 multi header: `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled`.
+    pub b3_multi: bool,
+}
+
+impl Default for Propagation {
+    /// W3C only.
+    fn default() -> Self {
+        Self {
+            w3c: true,
+            b3_single: false,
+            b3_multi: false,
+        }
+    }
+}
+
+/// The incoming context of a request: `traceparent`, else (when
+/// `propagation` has a B3 format) `b3`, else the `X-B3-*` headers;
+/// `None` when none is there or well formed.
+pub fn extract(headers: &HeaderMap, propagation: Propagation) -> Option<SpanContext> {
+    if let Some(value) = headers.get("traceparent") {
+        return parse_traceparent(value.as_bytes());
+    }
+    if !(propagation.b3_single || propagation.b3_multi) {
+        return None;
+    }
+    if let Some(value) = headers.get("b3") {
+        return parse_b3_single(value.as_bytes());
+    }
+    let trace_id = headers.get("x-b3-traceid")?;
+    let span_id = headers.get("x-b3-spanid")?;
+    let debug = headers.get("x-b3-flags").is_some_and(|f| f == "1");
+    let sampled = match headers.get("x-b3-sampled").map(HeaderValue::as_bytes) {
+        Some(b"1" | b"true") => true,
+        Some(b"0" | b"false") => false,
+        Some(_) => return None,
+        None => debug,
+    };
+    Some(SpanContext {
+        trace_id: b3_trace_id(trace_id.as_bytes())?,
+        span_id: span_id_of(span_id.as_bytes())?,
+        sampled: sampled || debug,
+    })
+}
+
+/// Writes `context` into `headers` in the formats of `propagation`,
+/// replacing what the caller sent in those formats.
+pub fn inject(headers: &mut HeaderMap, context: &SpanContext, propagation: Propagation) {
+    if propagation.w3c {
+        headers.insert("traceparent", traceparent(context));
+    }
+    let trace = hex(&context.trace_id);
+    let span = hex(&context.span_id);
+    let sampled = if context.sampled { "1" } else { "0" };
+    if propagation.b3_single
+        && let Ok(value) = HeaderValue::from_str(&format!("{trace}-{span}-{sampled}"))
+    {
+        headers.insert("b3", value);
+    }
+    if propagation.b3_multi {
+        for (name, value) in [
+            ("x-b3-traceid", trace.as_str()),
+            ("x-b3-spanid", span.as_str()),
+            ("x-b3-sampled", sampled),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+        headers.remove("x-b3-parentspanid");
+        headers.remove("x-b3-flags");
+    }
+}
+
+/// `00-{trace}-{span}-{flags}`.
+pub fn traceparent(context: &SpanContext) -> HeaderValue {
+    let mut value = String::with_capacity(55);
+    value.push_str("00-");
+    push_hex(&mut value, &context.trace_id);
+    value.push('-');
+    push_hex(&mut value, &context.span_id);
+    value.push_str(if context.sampled { "-01" } else { "-00" });
+    HeaderValue::from_str(&value).expect("hex and dashes are a valid header value")
+}
+
+/// A W3C `traceparent` (version 00, or a later one read as 00).
+pub fn parse_traceparent(value: &[u8]) -> Option<SpanContext> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let mut parts = text.split('-');
+    let version = parts.next()?;
+    let (trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?);
+    let version = u8::from_str_radix(version, 16)
+        .ok()
+        .filter(|_| version.len() == 2)?;
+    // Version 00 has exactly four fields; later versions may add more.
+    if version == 0xff || (version == 0 && parts.next().is_some()) {
+        return None;
+    }
+    if trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some(SpanContext {
+        trace_id: nonzero(lower_hex(trace)?)?,
+        span_id: nonzero(lower_hex(span)?)?,
+        sampled: flags & 1 == 1,
+    })
+}
+
+/// A B3 single header: `{trace}-{span}[-{sampled}[-{parent}]]`. The
+/// sampling-only forms (`0`, `1`, `d`) carry no context.
+pub fn parse_b3_single(value: &[u8]) -> Option<SpanContext> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let mut parts = text.split('-');
+    let trace = b3_trace_id(parts.next()?.as_bytes())?;
+    let span = span_id_of(parts.next()?.as_bytes())?;
+    let sampled = match parts.next() {
+        None => false,
+        Some("1" | "d") => true,
+        Some("0") => false,
+        Some(_) => return None,
+    };
+    Some(SpanContext {
+        trace_id: trace,
+        span_id: span,
+        sampled,
+    })
+}
+
+/// A B3 trace id: 32 hex digits, or 16 (left-padded with zeros).
+fn b3_trace_id(value: &[u8]) -> Option<[u8; 16]> {
+    let text = std::str::from_utf8(value).ok()?;
+    match text.len() {
+        32 => nonzero(any_hex(text)?),
+        16 => {
+            let low: [u8; 8] = any_hex(text)?;
+            let mut id = [0; 16];
+            id[8..].copy_from_slice(&low);
+            nonzero(id)
+        }
+        _ => None,
+    }
+}
+
+fn span_id_of(value: &[u8]) -> Option<[u8; 8]> {
+    let text = std::str::from_utf8(value).ok()?;
+    (text.len() == 16)
+        .then(|| any_hex(text))
+        .flatten()
+        .and_then(nonzero)
+}
+
+/// Hex digits, lower case only (W3C).
+fn lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    any_hex(text)
+}
+
+fn any_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn nonzero<const N: usize>(id: [u8; N]) -> Option<[u8; N]> {
+    id.iter().any(|b| *b != 0).then_some(id)
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract_any(headers: &HeaderMap) -> Option<SpanContext> {
+        let b3 = Propagation {
+            w3c: true,
+            b3_single: true,
+            b3_multi: false,
+        };
+        extract(headers, b3)
+    }
+
+    #[test]
+    fn b3_is_read_only_when_configured() {
+        let b3 = headers(&[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-1")]);
+        assert_eq!(extract(&b3, Propagation::default()), None);
+        assert!(extract_any(&b3).is_some());
+    }
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn traceparent_round_trips_and_rejects_what_the_spec_rejects() {
+        let context = parse_traceparent(PARENT.as_bytes()).unwrap();
+        assert!(context.sampled);
+        assert_eq!(hex(&context.span_id), "00f067aa0ba902b7");
+        assert_eq!(traceparent(&context), PARENT);
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            assert_eq!(parse_traceparent(bad.as_bytes()), None, "{bad}");
+        }
+        let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-more";
+        assert_eq!(
+            parse_traceparent(later.as_bytes()).map(|c| c.sampled),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn b3_single_and_multi_are_read_when_traceparent_is_absent() {
+        let single = extract_any(&headers(&[(
+            "b3",
+            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+        )]))
+        .unwrap();
+        assert!(single.sampled);
+        assert_eq!(hex(&single.span_id), "e457b5a2e4d86bd1");
+        let short =
+            extract_any(&headers(&[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-0")])).unwrap();
+        assert_eq!(hex(&short.trace_id), "0000000000000000a3ce929d0e0e4736");
+        assert!(!short.sampled);
+        assert_eq!(extract_any(&headers(&[("b3", "0")])), None);
+        let multi = extract_any(&headers(&[
+            ("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"),
+            ("x-b3-spanid", "a2fb4a1d1a96d312"),
+            ("x-b3-sampled", "1"),
+        ]))
+        .unwrap();
+        assert!(multi.sampled);
+        let both = extract_any(&headers(&[
+            ("traceparent", PARENT),
+            ("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-0"),
+        ]))
+        .unwrap();
+        assert!(both.sampled, "traceparent wins");
+    }
+
+    #[test]
+    fn injection_writes_every_configured_format() {
+        let context = parse_traceparent(PARENT.as_bytes()).unwrap();
+        let mut out = headers(&[("x-b3-flags", "1")]);
+        let all = Propagation {
+            w3c: true,
+            b3_single: true,
+            b3_multi: true,
+        };
+        inject(&mut out, &context, all);
+        assert_eq!(out["traceparent"], PARENT);
+        assert_eq!(
+            out["b3"],
+            "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"
+        );
+        assert_eq!(out["x-b3-spanid"], "00f067aa0ba902b7");
+        assert_eq!(out["x-b3-sampled"], "1");
+        assert!(!out.contains_key("x-b3-flags"));
+        assert_eq!(extract_any(&out), Some(context));
+    }
+}
