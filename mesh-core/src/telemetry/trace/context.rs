@@ -113,26 +113,27 @@ pub fn traceparent(context: &SpanContext) -> HeaderValue {
     HeaderValue::from_str(&value).expect("hex and dashes are a valid header value")
 }
 
-/// A W3C `traceparent` (version 00, or a later one read as 00).
+/// A W3C `traceparent` (version 00, or a later one read as 00):
+/// `vv-{32 hex}-{16 hex}-ff`, lower-case hex, ids not all zero.
 pub fn parse_traceparent(value: &[u8]) -> Option<SpanContext> {
-    let text = std::str::from_utf8(value).ok()?.trim();
-    let mut parts = text.split('-');
-    let version = parts.next()?;
-    let (trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?);
-    let version = u8::from_str_radix(version, 16)
-        .ok()
-        .filter(|_| version.len() == 2)?;
-    // Version 00 has exactly four fields; later versions may add more.
-    if version == 0xff || (version == 0 && parts.next().is_some()) {
+    let value = value.trim_ascii();
+    if value.len() < 55 || value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
         return None;
     }
-    if trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
+    let [version] = lower_hex::<1>(&value[..2])?;
+    // Version 00 has exactly four fields; later ones may add more.
+    let valid_length = match version {
+        0xff => false,
+        0 => value.len() == 55,
+        _ => value.len() == 55 || value[55] == b'-',
+    };
+    if !valid_length {
         return None;
     }
-    let flags = u8::from_str_radix(flags, 16).ok()?;
+    let [flags] = lower_hex::<1>(&value[53..55])?;
     Some(SpanContext {
-        trace_id: nonzero(lower_hex(trace)?)?,
-        span_id: nonzero(lower_hex(span)?)?,
+        trace_id: nonzero(lower_hex(&value[3..35])?)?,
+        span_id: nonzero(lower_hex(&value[36..52])?)?,
         sampled: flags & 1 == 1,
     })
 }
@@ -159,11 +160,10 @@ pub fn parse_b3_single(value: &[u8]) -> Option<SpanContext> {
 
 /// A B3 trace id: 32 hex digits, or 16 (left-padded with zeros).
 fn b3_trace_id(value: &[u8]) -> Option<[u8; 16]> {
-    let text = std::str::from_utf8(value).ok()?;
-    match text.len() {
-        32 => nonzero(any_hex(text)?),
+    match value.len() {
+        32 => nonzero(any_hex(value)?),
         16 => {
-            let low: [u8; 8] = any_hex(text)?;
+            let low: [u8; 8] = any_hex(value)?;
             let mut id = [0; 16];
             id[8..].copy_from_slice(&low);
             nonzero(id)
@@ -173,28 +173,32 @@ fn b3_trace_id(value: &[u8]) -> Option<[u8; 16]> {
 }
 
 fn span_id_of(value: &[u8]) -> Option<[u8; 8]> {
-    let text = std::str::from_utf8(value).ok()?;
-    (text.len() == 16)
-        .then(|| any_hex(text))
-        .flatten()
-        .and_then(nonzero)
+    nonzero(any_hex(value)?)
 }
 
-/// Hex digits, lower case only (W3C).
-fn lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    any_hex(text)
+/// `2 * N` hex digits, lower case only (W3C).
+fn lower_hex<const N: usize>(digits: &[u8]) -> Option<[u8; N]> {
+    decode(digits, false)
 }
 
-fn any_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
+/// `2 * N` hex digits of either case (B3).
+fn any_hex<const N: usize>(digits: &[u8]) -> Option<[u8; N]> {
+    decode(digits, true)
+}
+
+fn decode<const N: usize>(digits: &[u8], upper_too: bool) -> Option<[u8; N]> {
+    if digits.len() != 2 * N {
         return None;
     }
+    let nibble = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' if upper_too => Some(d - b'A' + 10),
+        _ => None,
+    };
     let mut out = [0; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
     Some(out)
 }

@@ -1,9 +1,11 @@
 //! Export over OTLP/gRPC: finished spans leave the queue in batches, as
 //! OpenTelemetry's batch span processor sends them.
 //!
-//! One task reads the queue: it waits for a span, gathers more for up to
-//! `batch_delay` (at most `batch_size`), and sends them in one
-//! `TraceService/Export` call bounded by `timeout`. A failed call drops
+//! One task reads the queue: every `batch_delay` it takes what is there,
+//! in batches of at most `batch_size`, each sent in one
+//! `TraceService/Export` call bounded by `timeout`. It polls rather than
+//! waits on the queue, so a request that queues a span never wakes a
+//! thread (a cross-thread wake-up costs more than the span). A failed call drops
 //! its batch and counts it (`dropped_export_failed`); the next batch
 //! tries again, on a connection tonic re-establishes. Meanwhile requests
 //! only ever `try_send` into the queue (see `tracer`), so a collector
@@ -20,8 +22,10 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
 };
 
+use tokio::sync::mpsc::error::TryRecvError;
+
 use super::span::{SpanKind, SpanRecord, Value};
-use super::tracer::SpanQueue;
+use super::tracer::{SpanQueue, TraceStats};
 use crate::{Error, ErrorKind};
 
 /// Where and how spans are exported.
@@ -74,41 +78,62 @@ pub fn exporter(
             attributes: vec![key_value("service.name", &Value::Str(options.service_name))],
             ..Resource::default()
         };
-        while let Some(first) = queue.receiver.recv().await {
-            let mut batch = vec![first];
-            let until = tokio::time::Instant::now() + options.batch_delay;
-            while batch.len() < options.batch_size.max(1) {
-                match tokio::time::timeout_at(until, queue.receiver.recv()).await {
-                    Ok(Some(span)) => batch.push(span),
-                    Ok(None) | Err(_) => break,
+        let mut open = true;
+        while open {
+            tokio::time::sleep(options.batch_delay).await;
+            let mut batch = Vec::new();
+            loop {
+                match queue.receiver.try_recv() {
+                    Ok(span) => batch.push(span),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+                if batch.len() == options.batch_size.max(1) {
+                    let full = std::mem::take(&mut batch);
+                    send(&mut client, &resource, full, &queue.stats).await;
                 }
             }
-            let count = batch.len() as u64;
-            let request = ExportTraceServiceRequest {
-                resource_spans: vec![ResourceSpans {
-                    resource: Some(resource.clone()),
-                    scope_spans: vec![ScopeSpans {
-                        scope: Some(InstrumentationScope {
-                            name: "mesh".into(),
-                            version: env!("CARGO_PKG_VERSION").into(),
-                            ..InstrumentationScope::default()
-                        }),
-                        spans: batch.into_iter().map(to_proto).collect(),
-                        schema_url: String::new(),
-                    }],
-                    schema_url: String::new(),
-                }],
-            };
-            let counter = match client.export(request).await {
-                Ok(_) => &queue.stats.exported,
-                Err(status) => {
-                    tracing::debug!(%status, spans = count, "OTLP export failed; spans dropped");
-                    &queue.stats.dropped_export_failed
-                }
-            };
-            counter.fetch_add(count, Ordering::Relaxed);
+            if !batch.is_empty() {
+                send(&mut client, &resource, batch, &queue.stats).await;
+            }
         }
     })
+}
+
+/// Sends one batch, counting it exported or dropped.
+async fn send(
+    client: &mut TraceServiceClient<tonic::transport::Channel>,
+    resource: &Resource,
+    batch: Vec<SpanRecord>,
+    stats: &TraceStats,
+) {
+    let count = batch.len() as u64;
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(resource.clone()),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "mesh".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    ..InstrumentationScope::default()
+                }),
+                spans: batch.into_iter().map(to_proto).collect(),
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    let counter = match client.export(request).await {
+        Ok(_) => &stats.exported,
+        Err(status) => {
+            tracing::debug!(%status, spans = count, "OTLP export failed; spans dropped");
+            &stats.dropped_export_failed
+        }
+    };
+    counter.fetch_add(count, Ordering::Relaxed);
 }
 
 fn to_proto(record: SpanRecord) -> Span {

@@ -73,6 +73,23 @@ pub struct SpanQueue {
     pub(super) stats: Arc<TraceStats>,
 }
 
+impl SpanQueue {
+    /// Takes every span queued now, without waiting (so no producer ever
+    /// wakes the consumer); `None` once every tracer is dropped and the
+    /// queue is empty.
+    pub fn drain(&mut self) -> Option<Vec<SpanRecord>> {
+        let mut spans = Vec::new();
+        loop {
+            match self.receiver.try_recv() {
+                Ok(span) => spans.push(span),
+                Err(mpsc::error::TryRecvError::Empty) => return Some(spans),
+                Err(mpsc::error::TryRecvError::Disconnected) if spans.is_empty() => return None,
+                Err(mpsc::error::TryRecvError::Disconnected) => return Some(spans),
+            }
+        }
+    }
+}
+
 /// Samples, opens and queues spans.
 #[derive(Debug)]
 pub struct Tracer {
