@@ -19,6 +19,7 @@
 //! called in the caller's task.
 
 mod client;
+pub mod inbound;
 mod mesh;
 pub mod metrics;
 mod pool;

@@ -2,16 +2,27 @@
 //! by a real OpenTelemetry Collector (built with Go, started on
 //! loopback), parented by the caller's `traceparent`; and requests that
 //! a down or hanging collector does not slow, with the spans it cannot
-//! take dropped and counted in a bounded queue.
+//! take dropped and counted in a bounded queue; and a server's span,
+//! opened by the inbound layer, over the mesh spans of its handler.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
-use mesh_core::telemetry::trace::{Sampler, hex, parse_traceparent};
+use bytes::Bytes;
+use http_body_util::Full;
+use mesh_core::SnapshotHandle;
+use mesh_core::telemetry::Telemetry;
+use mesh_core::telemetry::trace::{Sampler, Tracer, TracerConfig, hex, parse_traceparent};
 use mesh_engine::{Engine, EngineOptions, TracingOptions};
+use mesh_examples::backend::Backend;
+use mesh_examples::scenario::order_service_yaml;
 use mesh_tests::engine_scenario::{EngineScenario, canary, get};
 use mesh_tests::faulty::Behavior;
 use mesh_tests::otelcol::Collector;
+use mesh_tower::MeshClient;
+use mesh_tower::inbound::{InboundTraceLayer, propagate};
+use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -195,4 +206,70 @@ fn a_collector_down_or_hanging_costs_spans_never_requests_and_the_queue_stays_bo
     }
     drop(hanging);
     drop(scenario.runtime);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_span_from_the_inbound_layer_parents_the_mesh_spans_of_its_handler() {
+    let backends = [
+        Backend::start("v1-a").await.unwrap(),
+        Backend::start("v1-b").await.unwrap(),
+        Backend::start("v2").await.unwrap(),
+    ];
+    let yaml = order_service_yaml(backends.each_ref().map(|b| b.addr().port()));
+    let config = mesh_core::source::istio::load(&yaml)
+        .and_then(|b| b.build())
+        .unwrap();
+    let (tracer, mut queue) = Tracer::new(TracerConfig {
+        sampler: Sampler::ALWAYS,
+        ..TracerConfig::default()
+    });
+    let telemetry = Arc::new(Telemetry::default().with_tracer(tracer));
+    let snapshots = SnapshotHandle::from_config(config).with_telemetry(telemetry.clone());
+    let mesh = MeshClient::<Full<Bytes>>::new(Arc::new(snapshots));
+
+    // A handler that calls order-service through the mesh, in its
+    // caller's trace.
+    let server = ServiceBuilder::new()
+        .layer(InboundTraceLayer::new(telemetry))
+        .service(service_fn(move |inbound: http::Request<()>| {
+            let mesh = mesh.clone();
+            async move {
+                let mut outgoing = http::Request::get("http://order-service/orders/1")
+                    .body(Full::default())
+                    .unwrap();
+                propagate(&inbound, &mut outgoing);
+                let response = mesh.request(outgoing).await?;
+                Ok::<_, mesh_core::Error>(http::Response::new(response.status()))
+            }
+        }));
+    let inbound = http::Request::get("/checkout")
+        .header("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01"))
+        .body(())
+        .unwrap();
+    let response = server.oneshot(inbound).await.unwrap();
+    assert_eq!(*response.body(), http::StatusCode::OK);
+
+    let spans = queue.drain().expect("the tracer is alive");
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let server_span = spans.iter().find(|s| s.name == "GET /checkout").unwrap();
+    assert_eq!(hex(&server_span.context.trace_id), TRACE);
+    assert_eq!(
+        server_span.parent.map(|p| hex(&p)).as_deref(),
+        Some(CALLER_SPAN)
+    );
+    let request_span = spans
+        .iter()
+        .find(|s| s.parent == Some(server_span.context.span_id))
+        .expect("the mesh's request span, under the server's");
+    assert_eq!(request_span.name, "GET order-service");
+    let attempt = spans
+        .iter()
+        .find(|s| s.parent == Some(request_span.context.span_id))
+        .expect("its attempt");
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.context.trace_id == server_span.context.trace_id)
+    );
+    assert_eq!(attempt.name, "GET");
 }

@@ -28,7 +28,7 @@ use mesh_core::lb::EndpointSlot;
 use mesh_core::resilience::ClusterResilience;
 use mesh_core::resilience::retry::{DoneReason, FailureKind, Outcome};
 use mesh_core::rng::ThreadRng;
-use mesh_core::telemetry::trace::{self, OpenSpan, Propagation, SpanKind};
+use mesh_core::telemetry::trace::{self, OpenSpan, Propagation, SpanContext, SpanKind};
 use mesh_core::telemetry::{
     Destination, Exchange, Protocol, Reached, ResponseFlags, RetryReason, Telemetry, bump,
 };
@@ -75,7 +75,12 @@ impl<'s> Report<'s> {
         request_bytes: u64,
     ) -> Self {
         let traced = telemetry.tracer().and_then(|tracer| {
-            let parent = trace::extract(&head.headers, tracer.propagation());
+            // The context an inbound layer handed over, else the headers'.
+            let parent = head
+                .extensions
+                .get::<SpanContext>()
+                .copied()
+                .or_else(|| trace::extract(&head.headers, tracer.propagation()));
             let name = || format!("{} {}", head.method, head.uri.host().unwrap_or_default());
             let mut span =
                 tracer.start(parent.as_ref(), name, SpanKind::Internal, &mut ThreadRng)?;
