@@ -14,7 +14,7 @@ use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
 use mesh_core::source;
 use mesh_core::telemetry::trace::{OtlpOptions, Tracer, TracerConfig, exporter};
-use mesh_core::telemetry::{SourceLabels, Telemetry};
+use mesh_core::telemetry::{AccessLog, SourceLabels, Telemetry};
 use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
 use mesh_tower::MeshClient;
@@ -26,7 +26,9 @@ use crate::decide::{Decision, Outcome};
 use crate::driver::RequestRuntime;
 use crate::exchange::{self, Limits};
 use crate::metrics::{Metrics, Mode, Result as Recorded};
-use crate::options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions};
+use crate::options::{
+    AccessLogOptions, ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions,
+};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::submit::Completion;
@@ -81,10 +83,10 @@ impl Engine {
         }
         let runtime = runtime::build(options.worker_threads)?;
         let workload = options.workload.clone();
-        let tracing = options.tracing.clone();
+        let (tracing, access_log) = (options.tracing.clone(), options.access_log.clone());
         let telemetry = |fallback: Option<SourceLabels>| {
             let source = workload.clone().or(fallback).unwrap_or_default();
-            telemetry(&runtime, source, tracing.as_ref())
+            telemetry(&runtime, source, tracing.as_ref(), access_log.as_ref())
         };
         let (snapshots, xds) = match source {
             ConfigSource::Static { text, format } => {
@@ -402,9 +404,20 @@ fn telemetry(
     runtime: &Runtime,
     source: SourceLabels,
     tracing: Option<&TracingOptions>,
+    access_log: Option<&AccessLogOptions>,
 ) -> Result<Arc<Telemetry>, Error> {
+    let mut telemetry = Telemetry::new(source.clone());
+    if let Some(options) = access_log {
+        let log = AccessLog::file(&options.path, options.sample_ratio).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("access_log.path {}: {e}", options.path.display()),
+            )
+        })?;
+        telemetry = telemetry.with_access_log(log);
+    }
     let Some(tracing) = tracing else {
-        return Ok(Arc::new(Telemetry::new(source)));
+        return Ok(Arc::new(telemetry));
     };
     let (tracer, queue) = Tracer::new(TracerConfig {
         sampler: tracing.sampler,
@@ -419,7 +432,7 @@ fn telemetry(
     otlp.batch_delay = tracing.batch_delay;
     let export = exporter(queue, otlp)?;
     runtime.spawn(export);
-    Ok(Arc::new(Telemetry::new(source).with_tracer(tracer)))
+    Ok(Arc::new(telemetry.with_tracer(tracer)))
 }
 
 /// Serves the metrics at `/metrics` on `address`, from the engine's

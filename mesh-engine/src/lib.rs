@@ -46,7 +46,9 @@ mod submit;
 pub use cancel::Cancel;
 pub use decide::{Decision, Failure, Outcome};
 pub use engine::Engine;
-pub use options::{ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions};
+pub use options::{
+    AccessLogOptions, ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions,
+};
 pub use request::HttpRequest;
 pub use response::HttpResponse;
 

@@ -82,6 +82,17 @@ pub struct EngineOptions {
     pub metrics_address: Option<SocketAddr>,
     /// Trace requests and export the spans over OTLP.
     pub tracing: Option<TracingOptions>,
+    /// Log requests, one JSON line each, to a file.
+    pub access_log: Option<AccessLogOptions>,
+}
+
+/// The access log of an engine.
+#[derive(Debug, Clone)]
+pub struct AccessLogOptions {
+    /// The file, appended to (created if missing).
+    pub path: PathBuf,
+    /// The share of requests logged, from 0 to 1.
+    pub sample_ratio: f64,
 }
 
 /// How requests are traced.
@@ -132,6 +143,7 @@ impl Default for EngineOptions {
             workload: None,
             metrics_address: None,
             tracing: None,
+            access_log: None,
         }
     }
 }

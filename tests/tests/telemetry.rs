@@ -1,13 +1,13 @@
 //! Telemetry end to end: Istio's standard metrics and the engine's own,
 //! recorded by real requests to real backends, read from the engine's
 //! text exposition and scraped from its `/metrics` listener by a real
-//! Prometheus, queried in PromQL.
+//! Prometheus, queried in PromQL; and the access log's JSON lines.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mesh_core::telemetry::SourceLabels;
-use mesh_engine::{Engine, EngineOptions, ErrorKind};
+use mesh_engine::{AccessLogOptions, Engine, EngineOptions, ErrorKind};
 use mesh_tests::engine_scenario::{EngineScenario, canary, get};
 use mesh_tests::faulty::Behavior;
 use mesh_tests::prometheus::Prometheus;
@@ -183,5 +183,61 @@ fn a_real_prometheus_scrapes_the_engine_and_promql_sums_the_split() {
         .unwrap_or_default();
     let median: f64 = quantile[0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!(median > 0.0 && median <= 1_000.0, "median {median} ms");
+    drop(scenario.runtime);
+}
+
+#[test]
+fn the_access_log_writes_a_json_line_per_request_with_envoys_fields() {
+    let scenario =
+        EngineScenario::start([Behavior::Status(503), Behavior::Status(503), Behavior::Ok]);
+    let path = std::env::temp_dir().join(format!("mesh-access-test-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let engine = scenario.engine(EngineOptions {
+        access_log: Some(AccessLogOptions {
+            path: path.clone(),
+            sample_ratio: 1.0,
+        }),
+        ..EngineOptions::default()
+    });
+    let mut request = canary("http://order-service/orders/9?full=1");
+    request.add_header(b"x-request-id", b"req-42").unwrap();
+    request.add_header(b"user-agent", b"checkout/2").unwrap();
+    assert_eq!(engine.execute(&request, None).unwrap().status, 200);
+    let refused = engine.execute(&get("http://nowhere.example/"), None);
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::NoRoute);
+    drop(engine); // the writer flushes and stops
+
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        lines = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .collect();
+        if lines.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let ok = &lines[0];
+    assert_eq!(ok["method"], "GET");
+    assert_eq!(ok["authority"], "order-service");
+    assert_eq!(ok["path"], "/orders/9?full=1");
+    assert_eq!(ok["protocol"], "HTTP/1.1");
+    assert_eq!(ok["response_code"], 200);
+    assert_eq!(ok["response_flags"], "-");
+    assert_eq!(ok["bytes_sent"], 2, "the body \"v2\"");
+    assert_eq!(ok["upstream_cluster"], "outbound|80||order-service");
+    assert_eq!(ok["upstream_host"], scenario.backends[2].addr().to_string());
+    assert_eq!(ok["request_id"], "req-42");
+    assert_eq!(ok["user_agent"], "checkout/2");
+    assert_eq!(ok["attempts"], 1);
+    assert!(ok["duration_ms"].as_f64().unwrap() > 0.0);
+    let no_route = &lines[1];
+    assert_eq!(no_route["response_code"], 404);
+    assert_eq!(no_route["response_flags"], "NR");
+    assert_eq!(no_route["upstream_cluster"], serde_json::Value::Null);
+    let _ = std::fs::remove_file(&path);
     drop(scenario.runtime);
 }

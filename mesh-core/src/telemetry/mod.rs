@@ -18,6 +18,7 @@
 //! (Envoy's response flags), `histogram`, `series`, `registry`, `stats`
 //! (the per-cluster counters) and `prometheus` (the text format).
 
+mod access_log;
 mod flags;
 mod histogram;
 mod labels;
@@ -27,6 +28,7 @@ mod series;
 mod stats;
 pub mod trace;
 
+pub use access_log::{AccessLog, AccessLogEntry};
 pub use flags::ResponseFlags;
 pub use labels::{DestinationLabels, SourceLabels, UNKNOWN};
 pub use prometheus::{escape, header, render_clusters};

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::access_log::AccessLog;
 use super::flags::ResponseFlags;
 use super::labels::{DestinationLabels, SourceLabels};
 use super::series::{Destination, Protocol};
@@ -69,6 +70,7 @@ pub struct Telemetry {
     destinations: Mutex<HashMap<DestinationLabels, Arc<Destination>>>,
     no_route: Arc<Destination>,
     tracer: Option<Tracer>,
+    access_log: Option<AccessLog>,
 }
 
 impl Default for Telemetry {
@@ -90,7 +92,21 @@ impl Telemetry {
             destinations: Mutex::new(destinations),
             no_route,
             tracer: None,
+            access_log: None,
         }
+    }
+
+    /// The registry, with requests logged to `log`.
+    #[must_use]
+    pub fn with_access_log(mut self, log: AccessLog) -> Self {
+        self.access_log = Some(log);
+        self
+    }
+
+    /// The access log, when requests are logged.
+    #[inline]
+    pub fn access_log(&self) -> Option<&AccessLog> {
+        self.access_log.as_ref()
     }
 
     /// The registry, with requests traced by `tracer`.

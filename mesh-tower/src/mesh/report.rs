@@ -16,10 +16,11 @@
 //! sampled): it opens a child span per attempt, whose context the
 //! attempt carries to the endpoint, and ends each with what the attempt
 //! met (endpoint, locality, status or failure, the reason of the retry
-//! that followed); the request span ends with the report.
+//! that followed); the request span ends with the report. With an access
+//! log that samples the request, the report writes its entry then too.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::request::Parts;
 use http::{Method, Response};
@@ -30,7 +31,8 @@ use mesh_core::resilience::retry::{DoneReason, FailureKind, Outcome};
 use mesh_core::rng::ThreadRng;
 use mesh_core::telemetry::trace::{self, OpenSpan, Propagation, SpanContext, SpanKind};
 use mesh_core::telemetry::{
-    Destination, Exchange, Protocol, Reached, ResponseFlags, RetryReason, Telemetry, bump,
+    AccessLogEntry, Destination, Exchange, Protocol, Reached, ResponseFlags, RetryReason,
+    Telemetry, bump,
 };
 use mesh_core::{Error, ErrorKind, Routed};
 
@@ -52,6 +54,10 @@ pub(super) struct Report<'s> {
     done: bool,
     /// The request's span, when it is traced and sampled.
     traced: Option<Box<Traced>>,
+    /// Attempts that ended.
+    attempts: u32,
+    /// The request's access-log entry, when it is logged.
+    log: Option<Box<AccessLogEntry>>,
 }
 
 /// A sampled request's span, and what its attempts' spans need.
@@ -93,6 +99,39 @@ impl<'s> Report<'s> {
                 backoff: Duration::ZERO,
             }))
         });
+        let log = telemetry
+            .access_log()
+            .filter(|log| log.samples(&mut ThreadRng))
+            .map(|_| {
+                let header = |name: &str| {
+                    let value = head.headers.get(name)?;
+                    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+                };
+                let protocol = match (grpc, head.version) {
+                    (true, _) => "gRPC",
+                    (false, http::Version::HTTP_2) => "HTTP/2",
+                    (false, _) => "HTTP/1.1",
+                };
+                Box::new(AccessLogEntry {
+                    start_time: Some(SystemTime::now()),
+                    method: head.method.to_string(),
+                    authority: head
+                        .uri
+                        .authority()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    path: head
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    protocol,
+                    bytes_received: request_bytes,
+                    request_id: header("x-request-id"),
+                    user_agent: header("user-agent"),
+                    ..AccessLogEntry::default()
+                })
+            });
         Self {
             telemetry,
             started: now(),
@@ -103,12 +142,18 @@ impl<'s> Report<'s> {
             failed: None,
             done: false,
             traced,
+            attempts: 0,
+            log,
         }
     }
 
     /// The request was routed.
     pub(super) fn routed(&mut self, routed: &Routed<'s>) {
         self.cluster = Some(routed.resilience);
+        if let Some(log) = &mut self.log {
+            log.route_name = Some(routed.route.name.to_string());
+            log.upstream_cluster = Some(routed.backend.cluster.to_string());
+        }
         if let Some(traced) = &mut self.traced {
             let span = &mut traced.span;
             if !routed.route.name.is_empty() {
@@ -197,6 +242,10 @@ impl<'s> Report<'s> {
     /// An attempt went to `slot`; `failure` says how it failed, if it
     /// did without a response.
     pub(super) fn tried(&mut self, slot: &Arc<EndpointSlot>, failure: Option<FailureKind>) {
+        self.attempts += 1;
+        if let Some(log) = &mut self.log {
+            log.upstream_host = Some(slot.endpoint().authority().to_owned());
+        }
         self.failed = failure.map(|failure| (slot.clone(), failure));
     }
 
@@ -257,9 +306,19 @@ impl<'s> Report<'s> {
                     span.set("mesh.attempts", traced.attempts);
                     (self.telemetry.clone(), span)
                 });
+                let log = self.log.take().map(|mut log| {
+                    log.response_code = response.status().as_u16();
+                    log.response_flags = self.flags;
+                    log.attempts = self.attempts;
+                    log.trace_id = span
+                        .as_ref()
+                        .map(|(_, s)| trace::hex(&s.context().trace_id));
+                    (self.telemetry.clone(), log)
+                });
                 let pending = PendingReport {
                     destination,
                     span,
+                    log,
                     started: self.started,
                     exchange: Exchange {
                         response_code: response.status().as_u16(),
@@ -284,7 +343,18 @@ impl<'s> Report<'s> {
         }
     }
 
-    fn record(&self, response_code: u16, flag: ResponseFlags) {
+    fn record(&mut self, response_code: u16, flag: ResponseFlags) {
+        if let (Some(mut log), Some(access_log)) = (self.log.take(), self.telemetry.access_log()) {
+            log.response_code = response_code;
+            log.response_flags = self.flags | flag;
+            log.attempts = self.attempts;
+            log.duration = now().saturating_duration_since(self.started);
+            log.trace_id = self
+                .traced
+                .as_ref()
+                .map(|t| trace::hex(&t.span.context().trace_id));
+            access_log.log(&log);
+        }
         let exchange = Exchange {
             response_code,
             grpc_status: None,
@@ -353,6 +423,8 @@ pub(crate) struct PendingReport {
     destination: Arc<Destination>,
     /// The request's span, ended with the report.
     span: Option<(Arc<Telemetry>, OpenSpan)>,
+    /// The request's access-log entry, written with the report.
+    log: Option<(Arc<Telemetry>, Box<AccessLogEntry>)>,
     started: Instant,
     exchange: Exchange,
 }
@@ -377,6 +449,14 @@ impl Drop for PendingReport {
     fn drop(&mut self) {
         self.exchange.duration = now().saturating_duration_since(self.started);
         self.destination.record(&self.exchange);
+        if let Some((telemetry, mut log)) = self.log.take()
+            && let Some(access_log) = telemetry.access_log()
+        {
+            log.duration = self.exchange.duration;
+            log.bytes_sent = self.exchange.response_bytes;
+            log.grpc_status = self.exchange.grpc_status;
+            access_log.log(&log);
+        }
         if let Some((telemetry, mut span)) = self.span.take()
             && let Some(tracer) = telemetry.tracer()
         {
