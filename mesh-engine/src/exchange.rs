@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use mesh_core::telemetry::trace::{SpanContext, traceparent};
 use mesh_core::{Error, ErrorKind};
 use mesh_tower::{MeshClient, Target};
 
@@ -101,5 +102,6 @@ async fn send(
         body,
         cluster: target.map(|t| t.cluster().name.clone()),
         endpoint: target.map(|t| t.endpoint().endpoint().uri_authority().clone()),
+        traceparent: parts.extensions.get::<SpanContext>().map(traceparent),
     })
 }

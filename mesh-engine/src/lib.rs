@@ -52,4 +52,6 @@ pub use options::{
 pub use request::HttpRequest;
 pub use response::HttpResponse;
 
+pub use mesh_core::telemetry::SourceLabels;
+pub use mesh_core::telemetry::trace::{Propagation, Sampler};
 pub use mesh_core::{Error, ErrorKind};

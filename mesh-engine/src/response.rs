@@ -21,4 +21,7 @@ pub struct HttpResponse {
     pub cluster: Option<Arc<str>>,
     /// The endpoint that served it, `host:port`.
     pub endpoint: Option<Authority>,
+    /// The request's span, as a W3C `traceparent`, when the request was
+    /// traced (and sampled): the caller's own spans continue from it.
+    pub traceparent: Option<HeaderValue>,
 }

@@ -101,6 +101,11 @@ fn a_real_collector_receives_a_retried_request_as_one_trace_under_the_callers_sp
         assert_eq!(request_span.attribute(key).as_deref(), Some(value), "{key}");
     }
     let request_id = request_span.field("spanId");
+    // The caller gets the request span back, to continue its trace from.
+    let returned = parse_traceparent(response.traceparent.as_ref().unwrap().as_bytes()).unwrap();
+    assert_eq!(hex(&returned.trace_id), TRACE);
+    assert_eq!(hex(&returned.span_id), request_id);
+    assert_eq!(untraced.traceparent, None);
     let mut attempts: Vec<_> = spans
         .iter()
         .filter(|s| s.field("parentSpanId") == request_id)

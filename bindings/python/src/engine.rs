@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use facade::{Cancel, ConfigFormat, ConfigSource, EngineOptions, ErrorKind, Outcome, PolicySource};
+use facade::{
+    AccessLogOptions, Cancel, ConfigFormat, ConfigSource, EngineOptions, ErrorKind, Outcome,
+    PolicySource, Sampler, SourceLabels, TracingOptions,
+};
 use http::HeaderMap;
 use pyo3::prelude::*;
 
@@ -46,6 +49,15 @@ impl Engine {
         policy_host=None,
         worker_threads=EngineOptions::DEFAULT_WORKER_THREADS,
         max_body_bytes=EngineOptions::DEFAULT_MAX_BODY_BYTES,
+        workload=None,
+        namespace=None,
+        workload_labels=None,
+        metrics_address=None,
+        otlp_endpoint=None,
+        trace_sample_ratio=0.01,
+        trace_service_name=None,
+        access_log=None,
+        access_log_ratio=1.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -60,6 +72,15 @@ impl Engine {
         policy_host: Option<String>,
         worker_threads: usize,
         max_body_bytes: usize,
+        workload: Option<String>,
+        namespace: Option<String>,
+        workload_labels: Option<std::collections::BTreeMap<String, String>>,
+        metrics_address: Option<String>,
+        otlp_endpoint: Option<String>,
+        trace_sample_ratio: f64,
+        trace_service_name: Option<String>,
+        access_log: Option<std::path::PathBuf>,
+        access_log_ratio: f64,
     ) -> PyResult<Self> {
         let invalid = |message: &str| errors::new(py, ErrorKind::InvalidArgument, message);
         let format = match format {
@@ -91,11 +112,42 @@ impl Engine {
             (None, None) => None,
             _ => return Err(invalid("policy and policy_host go together")),
         };
+        let metrics_address = match metrics_address {
+            Some(address) => Some(address.parse().map_err(|_| {
+                invalid(&format!(
+                    "metrics_address {address:?} is not an ip:port address"
+                ))
+            })?),
+            None => None,
+        };
+        let workload = workload.map(|name| {
+            SourceLabels::from_workload(
+                &name,
+                namespace.as_deref().unwrap_or_default(),
+                &workload_labels.unwrap_or_default(),
+            )
+        });
+        let tracing = otlp_endpoint.map(|endpoint| {
+            let mut tracing = TracingOptions::new(endpoint);
+            tracing.sampler = Sampler {
+                ratio: trace_sample_ratio,
+                parent_based: true,
+            };
+            tracing.service_name = trace_service_name;
+            tracing
+        });
+        let access_log = access_log.map(|path| AccessLogOptions {
+            path,
+            sample_ratio: access_log_ratio,
+        });
         let options = EngineOptions {
             worker_threads,
             max_body_bytes,
             policy,
-            ..EngineOptions::default()
+            workload,
+            metrics_address,
+            tracing,
+            access_log,
         };
         let engine = py
             .detach(|| facade::Engine::new(source, options))
@@ -234,6 +286,12 @@ impl Engine {
         let engine = &*self.engine;
         py.detach(|| engine.metrics_text())
             .map_err(|e| errors::to_py(py, &e))
+    }
+
+    /// Where `/metrics` is served (`host:port`), when it is.
+    #[getter]
+    fn metrics_address(&self) -> Option<String> {
+        self.engine.metrics_address().map(|a| a.to_string())
     }
 
     /// Closes the engine (calls in flight end with `ClosedError`); closing

@@ -26,6 +26,10 @@ pub(crate) struct Response {
     /// The endpoint (`host:port`) that answered, when one did.
     #[pyo3(get)]
     endpoint: Option<String>,
+    /// The engine's span of the request as a W3C `traceparent`, when the
+    /// request was traced: the caller's trace continues from it.
+    #[pyo3(get)]
+    traceparent: Option<String>,
 }
 
 impl Response {
@@ -41,6 +45,11 @@ impl Response {
             body: PyBytes::new(py, &response.body).unbind(),
             cluster: response.cluster.as_deref().map(str::to_owned),
             endpoint: response.endpoint.as_ref().map(|e| e.as_str().to_owned()),
+            traceparent: response
+                .traceparent
+                .as_ref()
+                .and_then(|t| t.to_str().ok())
+                .map(str::to_owned),
         })
     }
 }

@@ -298,6 +298,8 @@ impl<'s> Report<'s> {
                     Protocol::Http => None,
                 };
                 let span = self.traced.take().map(|traced| {
+                    // The caller continues its trace from the request's span.
+                    response.extensions_mut().insert(traced.span.context());
                     let mut span = traced.span;
                     span.set(
                         "http.response.status_code",

@@ -52,6 +52,17 @@ class Client:
     asyncio requests); ``max_body_bytes`` bounds request and response
     bodies.
 
+    Telemetry: ``workload``, ``namespace`` and ``workload_labels`` name
+    this service in Istio's metrics (``source_workload``, ...);
+    ``metrics_address`` (``"127.0.0.1:9464"``, port 0 for any) serves them
+    at ``/metrics`` for Prometheus (see :attr:`metrics_address`; a forked
+    child does not serve them again). ``otlp_endpoint`` traces requests
+    and exports the spans over OTLP/gRPC: a request carrying a
+    ``traceparent`` header follows its caller's sampling decision, others
+    are sampled at ``trace_sample_ratio``, and a traced response gives its
+    span back as ``response.traceparent``. ``access_log`` appends one JSON
+    line per request (a share ``access_log_ratio`` of them) to that file.
+
     Invalid configuration raises :class:`~proxyless_mesh.ConfigInvalidError`
     naming the resource and the field. A client is safe to share between
     threads and event loops; close it (or use it as a context manager) to
@@ -71,6 +82,15 @@ class Client:
         policy_host: Optional[str] = None,
         worker_threads: int = 1,
         max_body_bytes: int = _native.DEFAULT_MAX_BODY_BYTES,
+        workload: Optional[str] = None,
+        namespace: Optional[str] = None,
+        workload_labels: Optional[Mapping[str, str]] = None,
+        metrics_address: Optional[str] = None,
+        otlp_endpoint: Optional[str] = None,
+        trace_sample_ratio: float = 0.01,
+        trace_service_name: Optional[str] = None,
+        access_log: Optional[Union[str, os.PathLike]] = None,
+        access_log_ratio: float = 1.0,
     ) -> None:
         self._settings: Dict[str, Any] = dict(
             config=config,
@@ -83,6 +103,15 @@ class Client:
             policy_host=policy_host,
             worker_threads=worker_threads,
             max_body_bytes=max_body_bytes,
+            workload=workload,
+            namespace=namespace,
+            workload_labels=dict(workload_labels) if workload_labels is not None else None,
+            metrics_address=metrics_address,
+            otlp_endpoint=otlp_endpoint,
+            trace_sample_ratio=trace_sample_ratio,
+            trace_service_name=trace_service_name,
+            access_log=os.fspath(access_log) if access_log is not None else None,
+            access_log_ratio=access_log_ratio,
         )
         self._lock = threading.Lock()
         self._closed = False
@@ -179,9 +208,17 @@ class Client:
         return json.loads(engine.config_dump())
 
     def metrics(self) -> str:
-        """The engine's metrics in the Prometheus text format."""
+        """The engine's metrics in the Prometheus text format: Istio's
+        standard metrics, the mesh's per-cluster counters, xDS and
+        tracing."""
         engine = self._engine or self._revive()
         return engine.metrics()
+
+    @property
+    def metrics_address(self) -> Optional[str]:
+        """Where ``/metrics`` is served (``host:port``), when it is."""
+        engine = self._engine or self._revive()
+        return engine.metrics_address
 
     # -- lifetime -------------------------------------------------------------
 
@@ -235,7 +272,9 @@ class Client:
             return self._engine
 
     def _forget_engine(self) -> None:
-        """In a forked child: the parent's engine has no threads here."""
+        """In a forked child: the parent's engine has no threads here (and
+        its metrics port stays the parent's)."""
+        self._settings["metrics_address"] = None
         self._lock = threading.Lock()
         self._engine = None
         self._loops = weakref.WeakKeyDictionary()

@@ -27,6 +27,9 @@ class Response:
     def cluster(self) -> Optional[str]: ...
     @property
     def endpoint(self) -> Optional[str]: ...
+    @property
+    def traceparent(self) -> Optional[str]:
+        """The engine's span of the request (W3C), when it was traced."""
     def header(self, name: str, default: Optional[str] = None) -> Optional[str]: ...
     def text(self) -> str: ...
     def json(self) -> object: ...
@@ -73,7 +76,18 @@ class Engine:
         policy_host: Optional[str] = None,
         worker_threads: int = 1,
         max_body_bytes: int = ...,
+        workload: Optional[str] = None,
+        namespace: Optional[str] = None,
+        workload_labels: Optional[Mapping[str, str]] = None,
+        metrics_address: Optional[str] = None,
+        otlp_endpoint: Optional[str] = None,
+        trace_sample_ratio: float = 0.01,
+        trace_service_name: Optional[str] = None,
+        access_log: Optional[Union[str, PathLike]] = None,
+        access_log_ratio: float = 1.0,
     ) -> None: ...
+    @property
+    def metrics_address(self) -> Optional[str]: ...
     def request(
         self,
         method: str,
