@@ -33,6 +33,7 @@ type settings struct {
 	readyTimeout  *time.Duration
 	workerThreads *int
 	maxBodyBytes  *int64
+	telemetry     telemetry
 }
 
 type policy struct{ json, host string }
@@ -142,6 +143,9 @@ func (s *settings) cOptions() (options *C.mesh_options, err error) {
 		}); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.telemetry.apply(options); err != nil {
+		return nil, err
 	}
 	for _, target := range s.targets {
 		if err := call(func(e **C.mesh_error) C.mesh_result {

@@ -566,11 +566,72 @@ mesh_result mesh_response_header(const mesh_response *response,
 // `response` is NULL or live; each out-pointer is NULL or writable.
 void mesh_response_body(const mesh_response *response, const uint8_t **body, size_t *body_len);
 
+// The engine's span of the request as a W3C `traceparent`, borrowed
+// until `mesh_response_free`, when the request was traced (its caller's
+// trace continues from it); NULL and 0 otherwise.
+//
+// # Safety
+// `response` is NULL or live; each out-pointer is NULL or writable.
+void mesh_response_traceparent(const mesh_response *response,
+                               const uint8_t **traceparent,
+                               size_t *traceparent_len);
+
 // Frees `response`. NULL is fine.
 //
 // # Safety
 // `response` is NULL or live and not used afterwards.
 void mesh_response_free(mesh_response *response);
+
+// The workload this engine runs in, for the `source_*` labels of
+// Istio's metrics: its name and namespace (pod labels: use the xDS
+// bootstrap's node metadata).
+//
+// # Safety
+// `options` is NULL or live; each `(ptr, len)` is readable;
+// `error_out` is NULL or writable.
+mesh_result mesh_options_set_workload(mesh_options *options,
+                                      const uint8_t *name,
+                                      size_t name_len,
+                                      const uint8_t *namespace_,
+                                      size_t namespace_len,
+                                      mesh_error **error_out);
+
+// Serves the metrics at `/metrics` on `address` (`ip:port`; port 0: any
+// free port).
+//
+// # Safety
+// `options` is NULL or live; `(address, address_len)` is readable;
+// `error_out` is NULL or writable.
+mesh_result mesh_options_set_metrics_address(mesh_options *options,
+                                             const uint8_t *address,
+                                             size_t address_len,
+                                             mesh_error **error_out);
+
+// Traces requests and exports the spans over OTLP/gRPC to
+// `otlp_endpoint` (`http://host:4317`). A request with a `traceparent`
+// follows its caller's decision; others are sampled at `sample_ratio`
+// (0 to 1).
+//
+// # Safety
+// `options` is NULL or live; `(otlp_endpoint, len)` is readable;
+// `error_out` is NULL or writable.
+mesh_result mesh_options_set_tracing(mesh_options *options,
+                                     const uint8_t *otlp_endpoint,
+                                     size_t otlp_endpoint_len,
+                                     double sample_ratio,
+                                     mesh_error **error_out);
+
+// Appends one JSON line per request (a share `sample_ratio` of them) to
+// the file at `path`.
+//
+// # Safety
+// `options` is NULL or live; `(path, path_len)` is readable;
+// `error_out` is NULL or writable.
+mesh_result mesh_options_set_access_log(mesh_options *options,
+                                        const uint8_t *path,
+                                        size_t path_len,
+                                        double sample_ratio,
+                                        mesh_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

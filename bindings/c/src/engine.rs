@@ -38,7 +38,7 @@ fn format_of(format: u32) -> Result<ConfigFormat, Error> {
 #[allow(non_camel_case_types)]
 #[derive(Debug)]
 pub struct mesh_options {
-    engine: EngineOptions,
+    pub(crate) engine: EngineOptions,
     targets: Vec<String>,
     ready_timeout: Duration,
 }

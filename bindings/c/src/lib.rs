@@ -23,6 +23,7 @@ mod error;
 mod registry;
 mod request;
 mod response;
+mod telemetry;
 
 pub use admin::*;
 pub use decide::*;
@@ -30,3 +31,4 @@ pub use engine::*;
 pub use error::*;
 pub use request::*;
 pub use response::*;
+pub use telemetry::*;

@@ -93,6 +93,36 @@ pub unsafe extern "C" fn mesh_response_body(
     }
 }
 
+/// The engine's span of the request as a W3C `traceparent`, borrowed
+/// until `mesh_response_free`, when the request was traced (its caller's
+/// trace continues from it); NULL and 0 otherwise.
+///
+/// # Safety
+/// `response` is NULL or live; each out-pointer is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mesh_response_traceparent(
+    response: *const mesh_response,
+    traceparent: *mut *const u8,
+    traceparent_len: *mut usize,
+) {
+    // SAFETY: the caller passes NULL or a live response.
+    let value = unsafe { response.as_ref() }.and_then(|r| r.inner.traceparent.as_ref());
+    match value {
+        // SAFETY: forwarded from the caller.
+        Some(value) => unsafe { lend(value.as_bytes(), traceparent, traceparent_len) },
+        None => {
+            if !traceparent.is_null() {
+                // SAFETY: writable by contract.
+                unsafe { traceparent.write(std::ptr::null()) };
+            }
+            if !traceparent_len.is_null() {
+                // SAFETY: writable by contract.
+                unsafe { traceparent_len.write(0) };
+            }
+        }
+    }
+}
+
 /// Frees `response`. NULL is fine.
 ///
 /// # Safety

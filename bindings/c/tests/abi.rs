@@ -201,3 +201,55 @@ fn every_code_has_a_stable_name() {
     assert_eq!(name(999), "unknown");
     assert_eq!(mesh_abi_version(), 1);
 }
+
+#[test]
+fn telemetry_options_check_their_arguments() {
+    let mut error = null_mut();
+    // SAFETY: every pointer is NULL or valid; the calls check the rest.
+    unsafe {
+        let options = mesh_options_new();
+        let address = b"not an address";
+        assert_eq!(
+            mesh_options_set_metrics_address(options, address.as_ptr(), address.len(), &mut error),
+            mesh_result::InvalidArgument
+        );
+        assert!(message(error).contains("ip:port"), "{}", message(error));
+        mesh_error_free(error);
+        let endpoint = b"http://127.0.0.1:4317";
+        assert_eq!(
+            mesh_options_set_tracing(options, endpoint.as_ptr(), endpoint.len(), 1.5, null_mut()),
+            mesh_result::InvalidArgument
+        );
+        assert_eq!(
+            mesh_options_set_tracing(options, endpoint.as_ptr(), endpoint.len(), 0.5, null_mut()),
+            mesh_result::Ok
+        );
+        let bad = b"\xff";
+        assert_eq!(
+            mesh_options_set_workload(options, bad.as_ptr(), 1, b"ns".as_ptr(), 2, null_mut()),
+            mesh_result::InvalidArgument
+        );
+        assert_eq!(
+            mesh_options_set_access_log(null_mut(), b"/tmp/x".as_ptr(), 6, 1.0, null_mut()),
+            mesh_result::InvalidArgument
+        );
+        let loopback = b"127.0.0.1:0";
+        assert_eq!(
+            mesh_options_set_metrics_address(
+                options,
+                loopback.as_ptr(),
+                loopback.len(),
+                null_mut()
+            ),
+            mesh_result::Ok
+        );
+        mesh_options_free(options);
+
+        // No response, or an untraced one: no traceparent, no crash.
+        let (mut ptr, mut len) = (b"x".as_ptr(), 1);
+        mesh_response_traceparent(null(), &mut ptr, &mut len);
+        assert!(ptr.is_null());
+        assert_eq!(len, 0);
+        mesh_response_traceparent(null(), null_mut(), null_mut());
+    }
+}
