@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use mesh_core::telemetry::trace::Tracer;
-use mesh_core::telemetry::{escape, header, render_clusters};
+use mesh_core::telemetry::{escape, header, render_clusters, render_route_breakers};
 use mesh_core::xds::XdsStats;
 use mesh_core::{ErrorKind, SnapshotHandle};
 
@@ -168,7 +168,9 @@ impl Metrics {
             }
         }
         drop(retries);
-        render_clusters(&mut out, &snapshots.load());
+        let snapshot = snapshots.load();
+        render_clusters(&mut out, &snapshot);
+        render_route_breakers(&mut out, &snapshot, std::time::Instant::now());
         if let Some(xds) = xds {
             render_xds(&mut out, xds);
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mesh_core::telemetry::SourceLabels;
-use mesh_engine::{AccessLogOptions, Engine, EngineOptions, ErrorKind};
+use mesh_engine::{AccessLogOptions, Engine, EngineOptions, ErrorKind, PolicySource};
 use mesh_tests::engine_scenario::{EngineScenario, canary, get};
 use mesh_tests::faulty::Behavior;
 use mesh_tests::prometheus::Prometheus;
@@ -239,5 +239,37 @@ fn the_access_log_writes_a_json_line_per_request_with_envoys_fields() {
     assert_eq!(no_route["response_flags"], "NR");
     assert_eq!(no_route["upstream_cluster"], serde_json::Value::Null);
     let _ = std::fs::remove_file(&path);
+    drop(scenario.runtime);
+}
+
+#[test]
+fn a_routes_circuit_breaker_reports_its_state() {
+    let scenario = EngineScenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions {
+        policy: Some(PolicySource {
+            json:
+                r#"{"service_timeout_ms": 800, "max_retries": 2, "backoff_strategy": "exponential",
+                      "jitter_enabled": true, "circuit_breaker_enabled": true}"#
+                    .into(),
+            host: "order-service".into(),
+        }),
+        ..EngineOptions::default()
+    });
+    assert_eq!(
+        engine
+            .execute(&get("http://order-service/"), None)
+            .unwrap()
+            .status,
+        200
+    );
+    let text = engine.metrics_text().unwrap();
+    assert!(
+        sum(&text, "mesh_route_breaker_state", &[("state", "closed")]) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sum(&text, "mesh_route_breaker_state", &[("state", "open")]),
+        0.0
+    );
     drop(scenario.runtime);
 }

@@ -31,7 +31,7 @@ pub mod trace;
 pub use access_log::{AccessLog, AccessLogEntry};
 pub use flags::ResponseFlags;
 pub use labels::{DestinationLabels, SourceLabels, UNKNOWN};
-pub use prometheus::{escape, header, render_clusters};
+pub use prometheus::{escape, header, render_clusters, render_route_breakers};
 pub use registry::{DestinationCache, Exchange, Reached, Telemetry};
 pub use series::{Destination, Protocol};
 pub use stats::{ClusterStats, RetryReason, bump};

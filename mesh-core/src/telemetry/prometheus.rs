@@ -15,7 +15,7 @@ use super::registry::Telemetry;
 use super::series::SeriesValues;
 use super::stats::RetryReason;
 use crate::Snapshot;
-use crate::resilience::breaker::Resource;
+use crate::resilience::breaker::{BreakerState, Resource};
 
 impl Telemetry {
     /// Istio's standard metrics: `istio_requests_total`,
@@ -219,6 +219,41 @@ type HistogramOf = fn(&SeriesValues) -> &HistogramValues;
 
 /// Which counter of a cluster.
 type CounterOf = fn(&super::ClusterStats) -> u64;
+
+/// The state of each route's circuit breaker (the state-machine breaker
+/// of the policy JSON): 1 on the current state, 0 on the others.
+pub fn render_route_breakers(out: &mut String, snapshot: &Snapshot, now: std::time::Instant) {
+    header(
+        out,
+        "mesh_route_breaker_state",
+        "gauge",
+        "The state of each route's circuit breaker (1: the current one).",
+    );
+    for table in snapshot.config().route_tables() {
+        for route in table.virtual_hosts().iter().flat_map(|vh| &vh.routes) {
+            let Some(breaker) = &route.action.breaker else {
+                continue;
+            };
+            let current = match breaker.state(now) {
+                BreakerState::Closed => "closed",
+                BreakerState::Open { .. } => "open",
+                BreakerState::HalfOpen => "half_open",
+            };
+            for state in ["closed", "open", "half_open"] {
+                let mut labels = String::new();
+                push_label(&mut labels, "route_table", table.name());
+                push_label(&mut labels, "route", &route.name);
+                push_label(&mut labels, "state", state);
+                labels.pop();
+                let _ = writeln!(
+                    out,
+                    "mesh_route_breaker_state{{{labels}}} {}",
+                    u8::from(state == current)
+                );
+            }
+        }
+    }
+}
 
 fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
     counter.load(std::sync::atomic::Ordering::Relaxed)
