@@ -14,7 +14,9 @@ use mesh_core::config::MeshConfig;
 use mesh_core::rng::ThreadRng;
 use mesh_core::source;
 use mesh_core::telemetry::trace::{OtlpOptions, Tracer, TracerConfig, exporter};
-use mesh_core::telemetry::{AccessLog, SourceLabels, Telemetry};
+use mesh_core::telemetry::{
+    AccessLog, OtlpMetricsOptions, SourceLabels, Telemetry, metrics_exporter,
+};
 use mesh_core::xds::{Bootstrap, XdsClient, XdsClientOptions, XdsOptions};
 use mesh_core::{Error, ErrorKind, RequestHead, SnapshotHandle};
 use mesh_tower::MeshClient;
@@ -83,10 +85,9 @@ impl Engine {
         }
         let runtime = runtime::build(options.worker_threads)?;
         let workload = options.workload.clone();
-        let (tracing, access_log) = (options.tracing.clone(), options.access_log.clone());
         let telemetry = |fallback: Option<SourceLabels>| {
             let source = workload.clone().or(fallback).unwrap_or_default();
-            telemetry(&runtime, source, tracing.as_ref(), access_log.as_ref())
+            telemetry(&runtime, source, &options)
         };
         let (snapshots, xds) = match source {
             ConfigSource::Static { text, format } => {
@@ -403,9 +404,36 @@ fn closed() -> Error {
 fn telemetry(
     runtime: &Runtime,
     source: SourceLabels,
+    options: &EngineOptions,
+) -> Result<Arc<Telemetry>, Error> {
+    let service = source.workload.clone();
+    let telemetry = Arc::new(with_tracing(
+        runtime,
+        source,
+        options.tracing.as_ref(),
+        options.access_log.as_ref(),
+    )?);
+    if let Some(export) = &options.otlp_metrics {
+        let push = metrics_exporter(
+            telemetry.clone(),
+            OtlpMetricsOptions {
+                endpoint: export.endpoint.clone(),
+                service_name: service,
+                interval: export.interval,
+            },
+        )?;
+        runtime.spawn(push);
+    }
+    Ok(telemetry)
+}
+
+/// The telemetry's tracer and access log, as configured.
+fn with_tracing(
+    runtime: &Runtime,
+    source: SourceLabels,
     tracing: Option<&TracingOptions>,
     access_log: Option<&AccessLogOptions>,
-) -> Result<Arc<Telemetry>, Error> {
+) -> Result<Telemetry, Error> {
     let mut telemetry = Telemetry::new(source.clone());
     if let Some(options) = access_log {
         let log = AccessLog::file(&options.path, options.sample_ratio).map_err(|e| {
@@ -417,7 +445,7 @@ fn telemetry(
         telemetry = telemetry.with_access_log(log);
     }
     let Some(tracing) = tracing else {
-        return Ok(Arc::new(telemetry));
+        return Ok(telemetry);
     };
     let (tracer, queue) = Tracer::new(TracerConfig {
         sampler: tracing.sampler,
@@ -432,7 +460,7 @@ fn telemetry(
     otlp.batch_delay = tracing.batch_delay;
     let export = exporter(queue, otlp)?;
     runtime.spawn(export);
-    Ok(Arc::new(telemetry.with_tracer(tracer)))
+    Ok(telemetry.with_tracer(tracer))
 }
 
 /// Serves the metrics at `/metrics` on `address`, from the engine's

@@ -47,7 +47,8 @@ pub use cancel::Cancel;
 pub use decide::{Decision, Failure, Outcome};
 pub use engine::Engine;
 pub use options::{
-    AccessLogOptions, ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions,
+    AccessLogOptions, ConfigFormat, ConfigSource, EngineOptions, OtlpMetricsExport, PolicySource,
+    TracingOptions,
 };
 pub use request::HttpRequest;
 pub use response::HttpResponse;

@@ -84,6 +84,17 @@ pub struct EngineOptions {
     pub tracing: Option<TracingOptions>,
     /// Log requests, one JSON line each, to a file.
     pub access_log: Option<AccessLogOptions>,
+    /// Push Istio's metrics over OTLP too.
+    pub otlp_metrics: Option<OtlpMetricsExport>,
+}
+
+/// Where and how often Istio's metrics are pushed over OTLP/gRPC.
+#[derive(Debug, Clone)]
+pub struct OtlpMetricsExport {
+    /// The collector's OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`.
+    pub endpoint: String,
+    /// Between pushes (OpenTelemetry's default: 60 s).
+    pub interval: Duration,
 }
 
 /// The access log of an engine.
@@ -144,6 +155,7 @@ impl Default for EngineOptions {
             metrics_address: None,
             tracing: None,
             access_log: None,
+            otlp_metrics: None,
         }
     }
 }

@@ -83,8 +83,9 @@ impl Collector {
                  processors:\n  batch:\n    timeout: 50ms\n\
                  exporters:\n  file:\n    path: {}\n    flush_interval: 50ms\n\
                  service:\n  telemetry:\n    logs:\n      level: warn\n    metrics:\n      level: none\n\
-                 \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [file]\n",
-                dir.join("spans.jsonl").display()
+                 \x20 pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [file]\n\
+                 \x20   metrics:\n      receivers: [otlp]\n      exporters: [file]\n",
+                dir.join("received.jsonl").display()
             ),
         )
         .expect("the collector's configuration");
@@ -115,9 +116,37 @@ impl Collector {
         format!("http://{}", self.address)
     }
 
+    /// The data points of metric `name` received so far (each point an
+    /// OTLP/JSON object: `attributes`, `asInt`, `count`, ...), in the
+    /// order received.
+    pub fn metric_points(&self, name: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.dir.join("received.jsonl")).unwrap_or_default();
+        let mut points = Vec::new();
+        for line in text.lines() {
+            let Ok(request) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            for resource in request["resourceMetrics"].as_array().into_iter().flatten() {
+                for scope in resource["scopeMetrics"].as_array().into_iter().flatten() {
+                    for metric in scope["metrics"].as_array().into_iter().flatten() {
+                        if metric["name"] != name {
+                            continue;
+                        }
+                        for kind in ["sum", "histogram", "gauge"] {
+                            if let Some(found) = metric[kind]["dataPoints"].as_array() {
+                                points.extend(found.iter().cloned());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        points
+    }
+
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        let text = std::fs::read_to_string(self.dir.join("spans.jsonl")).unwrap_or_default();
+        let text = std::fs::read_to_string(self.dir.join("received.jsonl")).unwrap_or_default();
         let mut spans = Vec::new();
         for line in text.lines() {
             let Ok(request) = serde_json::from_str::<Value>(line) else {

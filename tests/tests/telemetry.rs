@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mesh_core::telemetry::SourceLabels;
-use mesh_engine::{AccessLogOptions, Engine, EngineOptions, ErrorKind, PolicySource};
+use mesh_engine::{
+    AccessLogOptions, Engine, EngineOptions, ErrorKind, OtlpMetricsExport, PolicySource,
+};
 use mesh_tests::engine_scenario::{EngineScenario, canary, get};
 use mesh_tests::faulty::Behavior;
+use mesh_tests::otelcol::Collector;
 use mesh_tests::prometheus::Prometheus;
 
 /// The workload the tests report as.
@@ -270,6 +273,62 @@ fn a_routes_circuit_breaker_reports_its_state() {
     assert_eq!(
         sum(&text, "mesh_route_breaker_state", &[("state", "open")]),
         0.0
+    );
+    drop(scenario.runtime);
+}
+
+#[test]
+fn istio_metrics_are_pushed_over_otlp_to_a_real_collector() {
+    let collector = Collector::start();
+    let scenario = EngineScenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let engine = scenario.engine(EngineOptions {
+        workload: Some(frontend()),
+        otlp_metrics: Some(OtlpMetricsExport {
+            endpoint: collector.endpoint(),
+            interval: Duration::from_millis(200),
+        }),
+        ..EngineOptions::default()
+    });
+    let (answered, bytes) = send(&engine, 100);
+    // The latest push of each series, by destination version.
+    let mut by_version = BTreeMap::new();
+    let mut response_bytes = 0.0;
+    for _ in 0..100 {
+        by_version.clear();
+        for point in collector.metric_points("istio_requests_total") {
+            let attribute = |key: &str| {
+                point["attributes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["key"] == key)
+                    .and_then(|a| a["value"]["stringValue"].as_str())
+                    .map(str::to_owned)
+            };
+            assert_eq!(attribute("source_workload").as_deref(), Some("frontend"));
+            let value: u64 = point["asInt"].as_str().unwrap().parse().unwrap();
+            by_version.insert(attribute("destination_version").unwrap(), value);
+        }
+        response_bytes = collector
+            .metric_points("istio_response_bytes")
+            .iter()
+            .rev()
+            .take(2)
+            .map(|p| p["sum"].as_f64().unwrap_or_default())
+            .sum();
+        if by_version.values().sum::<u64>() == 100 && response_bytes == bytes as f64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let v1 = answered["v1-a"] + answered["v1-b"];
+    assert_eq!(
+        by_version,
+        BTreeMap::from([("v1".to_owned(), v1), ("v2".to_owned(), answered["v2"])])
+    );
+    assert_eq!(
+        response_bytes, bytes as f64,
+        "the response-size histogram's sums"
     );
     drop(scenario.runtime);
 }

@@ -148,6 +148,7 @@ impl Engine {
             metrics_address,
             tracing,
             access_log,
+            ..EngineOptions::default()
         };
         let engine = py
             .detach(|| facade::Engine::new(source, options))

@@ -105,10 +105,9 @@ impl SourceLabels {
         Some(source)
     }
 
-    /// `name="value",` for each `source_*` label.
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::new();
-        for (name, value) in [
+    /// The `source_*` labels, in exposition order.
+    pub(crate) fn pairs(&self) -> [(&'static str, &str); 8] {
+        [
             ("source_workload", &self.workload),
             ("source_workload_namespace", &self.namespace),
             ("source_principal", &self.principal),
@@ -117,10 +116,7 @@ impl SourceLabels {
             ("source_canonical_service", &self.canonical_service),
             ("source_canonical_revision", &self.canonical_revision),
             ("source_cluster", &self.cluster),
-        ] {
-            push_label(&mut out, name, value);
-        }
-        out
+        ]
     }
 }
 
@@ -190,13 +186,12 @@ impl DestinationLabels {
         }
     }
 
-    /// `name="value",` for each `destination_*` label.
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::new();
-        for (name, value) in [
+    /// The `destination_*` labels, in exposition order.
+    pub(crate) fn pairs(&self) -> [(&'static str, &str); 11] {
+        [
             ("destination_workload", &self.workload),
             ("destination_workload_namespace", &self.workload_namespace),
-            ("destination_principal", &UNKNOWN.to_owned()),
+            ("destination_principal", UNKNOWN),
             ("destination_app", &self.app),
             ("destination_version", &self.version),
             ("destination_service", &self.service),
@@ -205,10 +200,7 @@ impl DestinationLabels {
             ("destination_canonical_service", &self.canonical_service),
             ("destination_canonical_revision", &self.canonical_revision),
             ("destination_cluster", &self.cluster),
-        ] {
-            push_label(&mut out, name, value);
-        }
-        out
+        ]
     }
 }
 

@@ -6,13 +6,12 @@
 //! equal (two clusters of one service host) are summed into one series,
 //! as Prometheus requires.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::histogram::HistogramValues;
 use super::labels::{push_escaped, push_label};
 use super::registry::Telemetry;
-use super::series::SeriesValues;
+use super::series::{HistogramOf, SeriesValues};
 use super::stats::RetryReason;
 use crate::Snapshot;
 use crate::resilience::breaker::{BreakerState, Resource};
@@ -22,24 +21,18 @@ impl Telemetry {
     /// `istio_request_duration_milliseconds`, `istio_request_bytes` and
     /// `istio_response_bytes`, reported as `source`.
     pub fn render_istio(&self, out: &mut String) {
-        let source = self.source().render();
-        let mut series: BTreeMap<String, SeriesValues> = BTreeMap::new();
-        for destination in self.destinations() {
-            let labels = destination.labels.render();
-            for (key, values) in destination.series() {
-                let mut all = String::from("reporter=\"source\",");
-                all.push_str(&source);
-                all.push_str(&labels);
-                push_label(&mut all, "request_protocol", key.protocol.as_str());
-                push_label(&mut all, "response_code", &key.code.to_string());
-                let grpc = key.grpc_status.map(|s| s.to_string()).unwrap_or_default();
-                push_label(&mut all, "grpc_response_status", &grpc);
-                push_label(&mut all, "response_flags", &key.flags.to_string());
-                push_label(&mut all, "connection_security_policy", "unknown");
-                all.pop();
-                series.entry(all).or_default().merge(&values);
-            }
-        }
+        let series: Vec<(String, SeriesValues)> = self
+            .istio_series()
+            .into_iter()
+            .map(|(labels, values)| {
+                let mut text = String::new();
+                for (name, value) in &labels {
+                    push_label(&mut text, name, value);
+                }
+                text.pop();
+                (text, values)
+            })
+            .collect();
         header(
             out,
             "istio_requests_total",
@@ -213,9 +206,6 @@ pub fn render_clusters(out: &mut String, snapshot: &Snapshot) {
         }
     }
 }
-
-/// Which histogram of a series.
-type HistogramOf = fn(&SeriesValues) -> &HistogramValues;
 
 /// Which counter of a cluster.
 type CounterOf = fn(&super::ClusterStats) -> u64;

@@ -7,15 +7,15 @@
 //! takes the registry's lock, to intern the labels, so a configuration
 //! update that rebuilds an endpoint counts on into the same series.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::access_log::AccessLog;
 use super::flags::ResponseFlags;
-use super::labels::{DestinationLabels, SourceLabels};
-use super::series::{Destination, Protocol};
+use super::labels::{DestinationLabels, SourceLabels, UNKNOWN};
+use super::series::{Destination, Protocol, SeriesValues};
 use super::trace::Tracer;
 use crate::lb::EndpointSlot;
 use crate::resilience::ClusterResilience;
@@ -57,6 +57,9 @@ pub struct Exchange {
     /// Bytes of the response body.
     pub response_bytes: u64,
 }
+
+/// Istio's labels of one series, in exposition order.
+pub(crate) type IstioLabels = Vec<(&'static str, String)>;
 
 /// A per-destination cache, kept where requests already are (an endpoint
 /// slot, a cluster's state).
@@ -164,6 +167,33 @@ impl Telemetry {
             .entry(labels)
             .or_insert_with_key(|labels| Arc::new(Destination::new(labels.clone(), self.id)))
             .clone()
+    }
+
+    /// Istio's series: each with its labels in exposition order, summed
+    /// over destinations whose labels are equal (two clusters of one
+    /// service host), sorted.
+    pub(crate) fn istio_series(&self) -> BTreeMap<IstioLabels, SeriesValues> {
+        let mut series: BTreeMap<IstioLabels, SeriesValues> = BTreeMap::new();
+        for destination in self.destinations() {
+            for (key, values) in destination.series() {
+                let mut labels: IstioLabels = vec![("reporter", "source".to_owned())];
+                let pairs = self.source.pairs().into_iter();
+                let pairs = pairs.chain(destination.labels.pairs());
+                labels.extend(pairs.map(|(name, value)| (name, value.to_owned())));
+                labels.extend([
+                    ("request_protocol", key.protocol.as_str().to_owned()),
+                    ("response_code", key.code.to_string()),
+                    (
+                        "grpc_response_status",
+                        key.grpc_status.map(|s| s.to_string()).unwrap_or_default(),
+                    ),
+                    ("response_flags", key.flags.to_string()),
+                    ("connection_security_policy", UNKNOWN.to_owned()),
+                ]);
+                series.entry(labels).or_default().merge(&values);
+            }
+        }
+        series
     }
 
     /// Every destination, in no particular order.

@@ -64,6 +64,9 @@ pub(crate) struct SeriesValues {
     pub(crate) response_bytes: HistogramValues,
 }
 
+/// Which histogram of a series.
+pub(crate) type HistogramOf = fn(&SeriesValues) -> &HistogramValues;
+
 impl SeriesValues {
     pub(crate) fn merge(&mut self, other: &Self) {
         self.requests += other.requests;

@@ -15,7 +15,7 @@
 //! task).
 
 mod context;
-mod otlp;
+pub(crate) mod otlp;
 mod sampler;
 mod span;
 mod tracer;

@@ -168,7 +168,7 @@ fn to_proto(record: SpanRecord) -> Span {
     }
 }
 
-fn key_value(key: &str, value: &Value) -> KeyValue {
+pub(crate) fn key_value(key: &str, value: &Value) -> KeyValue {
     let value = match value {
         Value::Str(s) => any_value::Value::StringValue(s.clone()),
         Value::Int(i) => any_value::Value::IntValue(*i),
@@ -181,7 +181,7 @@ fn key_value(key: &str, value: &Value) -> KeyValue {
     }
 }
 
-fn nanos(time: SystemTime) -> u64 {
+pub(crate) fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
