@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use mesh_core::decide::{self, Next};
 use mesh_core::resilience::retry::{FailureKind, Outcome as CoreOutcome, Response as Facts};
 use mesh_core::rng::ThreadRng;
+use mesh_core::telemetry::{Exchange, Protocol, Reached, ResponseFlags, Telemetry, local_reply};
 use mesh_core::{Error, ErrorKind};
 
 use crate::metrics::Result as Recorded;
@@ -23,6 +24,8 @@ use crate::request::HttpRequest;
 pub struct Decision {
     inner: decide::Decision,
     authority: String,
+    /// When the request was first resolved (its duration runs from there).
+    started: Instant,
     /// Computed once: bindings lend them out by index.
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -36,13 +39,14 @@ impl Decision {
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
             .unwrap_or_default();
-        Self::with_authority(inner, authority)
+        Self::with_authority(inner, authority, Instant::now())
     }
 
-    fn with_authority(inner: decide::Decision, authority: String) -> Self {
+    fn with_authority(inner: decide::Decision, authority: String, started: Instant) -> Self {
         Self {
             headers: inner.headers(),
             authority,
+            started,
             inner,
         }
     }
@@ -93,11 +97,31 @@ impl Decision {
         &self.headers
     }
 
-    pub(crate) fn report(self, outcome: &Outcome, now: Instant) -> Result<Option<Self>, Error> {
-        let authority = self.authority;
+    /// Reports the attempt's outcome; the request's final one is counted
+    /// in `telemetry` (Istio's metrics), against this attempt's endpoint.
+    pub(crate) fn report(
+        self,
+        outcome: &Outcome,
+        now: Instant,
+        telemetry: &Telemetry,
+    ) -> Result<Option<Self>, Error> {
+        let (authority, started) = (self.authority, self.started);
+        let (cluster, slot) = (
+            self.inner.cluster().clone(),
+            self.inner.endpoint_slot().clone(),
+        );
         match self.inner.report(&outcome.to_core(), now, &mut ThreadRng)? {
-            Next::Retry(next) => Ok(Some(Self::with_authority(next, authority))),
-            Next::Done => Ok(None),
+            Next::Retry(next) => Ok(Some(Self::with_authority(next, authority, started))),
+            Next::Done => {
+                telemetry.record(
+                    Reached::Endpoint {
+                        cluster: &cluster,
+                        slot: &slot,
+                    },
+                    &outcome.exchange(now.saturating_duration_since(started)),
+                );
+                Ok(None)
+            }
         }
     }
 }
@@ -168,6 +192,45 @@ impl Outcome {
                 Failure::Timeout => FailureKind::Timeout,
                 Failure::RefusedStream => FailureKind::RefusedStream,
             }),
+        }
+    }
+
+    /// The final outcome as Istio's metrics count it (a failure with the
+    /// status a sidecar would have answered).
+    fn exchange(&self, duration: Duration) -> Exchange {
+        let (response_code, flags, grpc_status) = match self {
+            Self::Response { status, headers } => {
+                let grpc = headers
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                (*status, ResponseFlags::NONE, grpc)
+            }
+            Self::Failure(failure) => {
+                let kind = match failure {
+                    Failure::Timeout => ErrorKind::Timeout,
+                    _ => ErrorKind::Transport,
+                };
+                let core = match self.to_core() {
+                    CoreOutcome::Failure(kind) => Some(kind),
+                    CoreOutcome::Response(_) => None,
+                };
+                let (code, flags) = local_reply(kind, core);
+                (code, flags, None)
+            }
+        };
+        Exchange {
+            response_code,
+            grpc_status,
+            flags,
+            protocol: if grpc_status.is_some() {
+                Protocol::Grpc
+            } else {
+                Protocol::Http
+            },
+            duration,
+            request_bytes: 0,
+            response_bytes: 0,
         }
     }
 

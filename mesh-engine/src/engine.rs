@@ -280,7 +280,7 @@ impl Engine {
     pub fn report(&self, decision: Decision, outcome: &Outcome) -> Result<Option<Decision>, Error> {
         self.ensure_open()?;
         let cluster = Arc::clone(decision.cluster_name());
-        let next = decision.report(outcome, Instant::now());
+        let next = decision.report(outcome, Instant::now(), self.snapshots.telemetry());
         match &next {
             Ok(Some(_)) => self.metrics.record_retry(Mode::Decide, &cluster),
             Ok(None) => self

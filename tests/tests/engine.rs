@@ -223,6 +223,17 @@ fn decide_mode_retries_a_host_failure_on_another_endpoint() {
     assert!(metrics.contains(&format!(
         "mesh_engine_retries_total{{mode=\"decide\",cluster=\"outbound|80||order-service\"}} {retried}"
     )), "{metrics}");
+    // Istio's metrics count each decided request once, by its answer.
+    let istio: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("istio_requests_total{") && l.contains("response_code=\"200\""))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(istio, 40, "{metrics}");
+    assert!(
+        !metrics.contains("response_code=\"503\""),
+        "retried attempts are not requests"
+    );
 
     // A connection failure is reported as such, and retried too.
     let decision = engine.resolve(&get("http://order-service/")).unwrap();

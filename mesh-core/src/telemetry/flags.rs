@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+use crate::ErrorKind;
+use crate::resilience::retry::FailureKind;
+
 /// A set of response flags (empty: `-`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct ResponseFlags(u16);
@@ -100,9 +103,48 @@ impl fmt::Display for ResponseFlags {
     }
 }
 
+/// The status and flag a sidecar answers a request with when the mesh
+/// fails it (`failure`: how its last attempt failed, if it did).
+pub fn local_reply(kind: ErrorKind, failure: Option<FailureKind>) -> (u16, ResponseFlags) {
+    match kind {
+        ErrorKind::NoRoute => (404, ResponseFlags::NO_ROUTE_FOUND),
+        ErrorKind::NoHealthyEndpoint => (503, ResponseFlags::NO_HEALTHY_UPSTREAM),
+        ErrorKind::Overloaded => (503, ResponseFlags::UPSTREAM_OVERFLOW),
+        ErrorKind::RateLimited => (429, ResponseFlags::RATE_LIMITED),
+        ErrorKind::Timeout => (504, ResponseFlags::UPSTREAM_REQUEST_TIMEOUT),
+        ErrorKind::Transport => match failure {
+            Some(FailureKind::ConnectFailure) => (503, ResponseFlags::UPSTREAM_CONNECTION_FAILURE),
+            _ => (503, ResponseFlags::UPSTREAM_REMOTE_RESET),
+        },
+        ErrorKind::Cancelled => (0, ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION),
+        ErrorKind::InvalidRequest => (400, ResponseFlags::NONE),
+        _ => (500, ResponseFlags::NONE),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_read_as_the_local_replies_of_a_sidecar() {
+        assert_eq!(
+            local_reply(ErrorKind::NoRoute, None),
+            (404, ResponseFlags::NO_ROUTE_FOUND)
+        );
+        assert_eq!(
+            local_reply(ErrorKind::Transport, Some(FailureKind::ConnectFailure)),
+            (503, ResponseFlags::UPSTREAM_CONNECTION_FAILURE)
+        );
+        assert_eq!(
+            local_reply(ErrorKind::Transport, Some(FailureKind::Reset)),
+            (503, ResponseFlags::UPSTREAM_REMOTE_RESET)
+        );
+        assert_eq!(
+            local_reply(ErrorKind::Timeout, None),
+            (504, ResponseFlags::UPSTREAM_REQUEST_TIMEOUT)
+        );
+    }
 
     #[test]
     fn flags_print_as_envoy_does() {

@@ -30,7 +30,7 @@ mod stats;
 pub mod trace;
 
 pub use access_log::{AccessLog, AccessLogEntry};
-pub use flags::ResponseFlags;
+pub use flags::{ResponseFlags, local_reply};
 pub use labels::{DestinationLabels, SourceLabels, UNKNOWN};
 pub use otlp_metrics::{OtlpMetricsOptions, metrics_exporter};
 pub use prometheus::{escape, header, render_clusters, render_route_breakers};

@@ -32,9 +32,9 @@ use mesh_core::rng::ThreadRng;
 use mesh_core::telemetry::trace::{self, OpenSpan, Propagation, SpanContext, SpanKind};
 use mesh_core::telemetry::{
     AccessLogEntry, Destination, Exchange, Protocol, Reached, ResponseFlags, RetryReason,
-    Telemetry, bump,
+    Telemetry, bump, local_reply,
 };
-use mesh_core::{Error, ErrorKind, Routed};
+use mesh_core::{Error, Routed};
 
 use super::body::MeshBody;
 use super::call::now;
@@ -391,25 +391,6 @@ impl Drop for Report<'_> {
     }
 }
 
-/// The status and flag a sidecar answers a request with when the mesh
-/// fails it.
-fn local_reply(kind: ErrorKind, failure: Option<FailureKind>) -> (u16, ResponseFlags) {
-    match kind {
-        ErrorKind::NoRoute => (404, ResponseFlags::NO_ROUTE_FOUND),
-        ErrorKind::NoHealthyEndpoint => (503, ResponseFlags::NO_HEALTHY_UPSTREAM),
-        ErrorKind::Overloaded => (503, ResponseFlags::UPSTREAM_OVERFLOW),
-        ErrorKind::RateLimited => (429, ResponseFlags::RATE_LIMITED),
-        ErrorKind::Timeout => (504, ResponseFlags::UPSTREAM_REQUEST_TIMEOUT),
-        ErrorKind::Transport => match failure {
-            Some(FailureKind::ConnectFailure) => (503, ResponseFlags::UPSTREAM_CONNECTION_FAILURE),
-            _ => (503, ResponseFlags::UPSTREAM_REMOTE_RESET),
-        },
-        ErrorKind::Cancelled => (0, ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION),
-        ErrorKind::InvalidRequest => (400, ResponseFlags::NONE),
-        _ => (500, ResponseFlags::NONE),
-    }
-}
-
 /// `grpc-status` of a header map (a trailers-only response, or trailers).
 pub(super) fn grpc_status(headers: &http::HeaderMap) -> Option<u8> {
     headers
@@ -467,30 +448,5 @@ impl Drop for PendingReport {
             }
             tracer.end(span);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_read_as_the_local_replies_of_a_sidecar() {
-        assert_eq!(
-            local_reply(ErrorKind::NoRoute, None),
-            (404, ResponseFlags::NO_ROUTE_FOUND)
-        );
-        assert_eq!(
-            local_reply(ErrorKind::Transport, Some(FailureKind::ConnectFailure)),
-            (503, ResponseFlags::UPSTREAM_CONNECTION_FAILURE)
-        );
-        assert_eq!(
-            local_reply(ErrorKind::Transport, Some(FailureKind::Reset)),
-            (503, ResponseFlags::UPSTREAM_REMOTE_RESET)
-        );
-        assert_eq!(
-            local_reply(ErrorKind::Timeout, None),
-            (504, ResponseFlags::UPSTREAM_REQUEST_TIMEOUT)
-        );
     }
 }
