@@ -62,6 +62,7 @@ gomesh_response_view gomesh_response_view_of(const mesh_response *response) {
   view.status = mesh_response_status(response);
   mesh_response_body(response, &view.body, &view.body_len);
   view.header_count = mesh_response_header_count(response);
+  mesh_response_traceparent(response, &view.traceparent, &view.traceparent_len);
   return view;
 }
 

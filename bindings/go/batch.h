@@ -24,6 +24,8 @@ typedef struct gomesh_response_view {
   const uint8_t *body;
   size_t body_len;
   size_t header_count;
+  const uint8_t *traceparent;
+  size_t traceparent_len;
 } gomesh_response_view;
 
 /* Every part of a decision except its headers, read in one call. */

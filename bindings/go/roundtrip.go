@@ -121,7 +121,10 @@ func goResponse(req *http.Request, response *C.mesh_response) (*http.Response, e
 		}
 		header = goHeaders(views)
 	}
-	body := goBytes(view.body, view.body_len)
+	body := &responseBody{Reader: bytes.NewReader(goBytes(view.body, view.body_len))}
+	if view.traceparent != nil {
+		body.traceparent = string(goBytes(view.traceparent, view.traceparent_len))
+	}
 	status := int(view.status)
 	return &http.Response{
 		Status:        statusLine(status),
@@ -130,10 +133,29 @@ func goResponse(req *http.Request, response *C.mesh_response) (*http.Response, e
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        header,
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)),
+		Body:          body,
+		ContentLength: int64(body.Len()),
 		Request:       req,
 	}, nil
+}
+
+// responseBody is a response's whole body, and the engine's span of the
+// request when it was traced (see Traceparent).
+type responseBody struct {
+	*bytes.Reader
+	traceparent string
+}
+
+func (*responseBody) Close() error { return nil }
+
+// Traceparent is the engine's span of the request that got resp, as a W3C
+// traceparent, when the Mesh traces (see Tracing) and the request was
+// sampled: the caller's own spans continue from it. "" otherwise.
+func Traceparent(resp *http.Response) string {
+	if body, ok := resp.Body.(*responseBody); ok {
+		return body.traceparent
+	}
+	return ""
 }
 
 // statusLine is the "200 OK" form of http.Response.Status.

@@ -38,22 +38,34 @@ func TestMetricsAreServedUnderTheWorkloadAndTheCallersTraceFlowsOn(t *testing.T)
 		mesh.Tracing("http://127.0.0.1:9", 0),
 		mesh.AccessLog(logPath, 1),
 	)
-	header := http.Header{"X-Canary": {"always"}, "Traceparent": {callerTraceparent}}
-	if status, body := get(t, s.client, "http://order-service/", header); status != 200 || body != "v2" {
-		t.Fatalf("got %d %q", status, body)
+	req, err := http.NewRequest(http.MethodGet, "http://order-service/", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	req.Header = http.Header{"X-Canary": {"always"}, "Traceparent": {callerTraceparent}}
+	resp, err := s.client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got %v, %v", resp, err)
+	}
+	resp.Body.Close()
 	sent := strings.Split(<-seen, "-")
 	caller := strings.Split(callerTraceparent, "-")
 	if len(sent) != 4 || sent[1] != caller[1] || sent[2] == caller[2] || sent[3] != "01" {
 		t.Fatalf("the backend saw traceparent %q: want the caller's trace under a span of the engine's", sent)
 	}
+	// The engine's request span comes back: the caller's trace continues
+	// from it (the backend's parent, the attempt, is its child).
+	returned := strings.Split(mesh.Traceparent(resp), "-")
+	if len(returned) != 4 || returned[1] != caller[1] || returned[2] == caller[2] || returned[2] == sent[2] {
+		t.Fatalf("Traceparent(resp) = %q", mesh.Traceparent(resp))
+	}
 
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	scrape, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	text, _ := io.ReadAll(scrape.Body)
+	scrape.Body.Close()
 	if !strings.Contains(string(text), `source_workload="checkout"`) ||
 		!strings.Contains(string(text), `destination_version="v2"`) {
 		t.Fatalf("metrics without the workload's requests:\n%s", text)

@@ -5,13 +5,16 @@
 //! (`mesh_core::telemetry`, recorded by the request path). The engine
 //! adds its own counters, per mode (execute, submit, decide), cluster and
 //! result (the status, or the error kind): a small set of labels, each an
-//! atomic counter in a map that a request only reads (see `Counts`); and
+//! atomic counter in a map that a request reads without a lock (see
+//! `Counts`); and
 //! the xDS client's state and counters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use mesh_core::telemetry::trace::Tracer;
 use mesh_core::telemetry::{escape, header, render_clusters, render_route_breakers};
@@ -74,11 +77,27 @@ impl Ord for Result {
     }
 }
 
-/// Counts by cluster, then by what was counted. A count that exists is
-/// bumped under the read lock (callers on many threads at once do not
-/// wait for each other); only a new cluster or result takes the write
-/// lock.
-type Counts<K> = RwLock<BTreeMap<Arc<str>, BTreeMap<K, AtomicU64>>>;
+/// Counts by cluster, then by what was counted: a map swapped whole
+/// when a new cluster or result appears (rarely; under a mutex), read
+/// without a lock by every other count, whose counter is shared by the
+/// old and new maps.
+#[derive(Debug)]
+struct Counts<K> {
+    map: ArcSwap<PerCluster<K>>,
+    adding: Mutex<()>,
+}
+
+/// Cluster → what was counted → its counter.
+type PerCluster<K> = BTreeMap<Arc<str>, BTreeMap<K, Arc<AtomicU64>>>;
+
+impl<K> Default for Counts<K> {
+    fn default() -> Self {
+        Self {
+            map: ArcSwap::default(),
+            adding: Mutex::new(()),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -86,25 +105,26 @@ pub(crate) struct Metrics {
     retries: Counts<Mode>,
 }
 
-fn count<K: Ord>(counts: &Counts<K>, cluster: Option<&str>, key: K) {
+fn count<K: Ord + Clone>(counts: &Counts<K>, cluster: Option<&str>, key: K) {
     let cluster = cluster.unwrap_or_default();
-    {
-        let read = counts.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = read
-            .get(cluster)
-            .and_then(|per_cluster| per_cluster.get(&key))
-        {
-            count.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
+    let found = counts
+        .map
+        .load()
+        .get(cluster)
+        .and_then(|per_cluster| per_cluster.get(&key))
+        .map(|count| count.fetch_add(1, Ordering::Relaxed))
+        .is_some();
+    if found {
+        return;
     }
-    let mut write = counts.write().unwrap_or_else(|p| p.into_inner());
-    write
-        .entry(cluster.into())
+    let _adding = counts.adding.lock().unwrap_or_else(|p| p.into_inner());
+    let mut map = BTreeMap::clone(&counts.map.load());
+    map.entry(cluster.into())
         .or_default()
         .entry(key)
         .or_default()
         .fetch_add(1, Ordering::Relaxed);
+    counts.map.store(Arc::new(map));
 }
 
 impl Metrics {
@@ -139,7 +159,7 @@ impl Metrics {
         snapshots.telemetry().render_istio(&mut out);
         out.push_str("# HELP mesh_engine_requests_total Requests the engine finished, by mode, cluster and result (status or error kind).\n");
         out.push_str("# TYPE mesh_engine_requests_total counter\n");
-        let requests = self.requests.read().unwrap_or_else(|p| p.into_inner());
+        let requests = self.requests.map.load();
         for (cluster, counts) in requests.iter() {
             for ((mode, result), count) in counts {
                 let _ = writeln!(
@@ -155,7 +175,7 @@ impl Metrics {
         drop(requests);
         out.push_str("# HELP mesh_engine_retries_total Retries decided for hosts' own transports (decide mode).\n");
         out.push_str("# TYPE mesh_engine_retries_total counter\n");
-        let retries = self.retries.read().unwrap_or_else(|p| p.into_inner());
+        let retries = self.retries.map.load();
         for (cluster, counts) in retries.iter() {
             for (mode, count) in counts {
                 let _ = writeln!(

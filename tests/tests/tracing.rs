@@ -131,6 +131,13 @@ fn a_real_collector_receives_a_retried_request_as_one_trace_under_the_callers_sp
             Some(v2.port().to_string())
         );
         assert_eq!(attempt.attribute("mesh.subset").as_deref(), Some("v2"));
+        assert_eq!(
+            attempt
+                .attribute("mesh.outlier.ejected_endpoints")
+                .as_deref(),
+            Some("0"),
+            "the cluster detects outliers and has ejected none"
+        );
     }
     let (failed, retried) = (attempts[0], attempts[1]);
     assert_eq!(

@@ -225,6 +225,12 @@ impl<'s> Report<'s> {
                 span.fail(kind);
             }
         }
+        // The ejection state the pick saw: how many of the cluster's
+        // endpoints outlier detection holds out.
+        if let Some(ejections) = self.cluster.and_then(ClusterResilience::ejections) {
+            let ejected = i64::try_from(ejections.ejected_count()).unwrap_or(i64::MAX);
+            span.set("mesh.outlier.ejected_endpoints", ejected);
+        }
         if let Some((reason, backoff)) = retry {
             span.set("mesh.retry_reason", reason.as_str());
             if let Some(traced) = &mut self.traced {
