@@ -216,3 +216,24 @@ where
         self.send(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::Full;
+
+    use super::*;
+
+    /// Every request allocates its future: under 1 KiB it comes from the
+    /// allocator's small bins (see `call`).
+    #[test]
+    fn the_request_future_stays_under_a_kibibyte() {
+        let client = MeshClient::<Full<bytes::Bytes>>::from_config(MeshConfig::default());
+        let future = call(
+            client.snapshots.clone(),
+            client.transport.clone(),
+            Request::new(Full::default()),
+        );
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1024, "the request future takes {size} bytes");
+    }
+}

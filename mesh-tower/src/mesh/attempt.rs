@@ -298,12 +298,16 @@ impl<'s> Attempt<'s> {
             // Ready first: the request is built after the only await before
             // the call, so the future never holds it.
             let ready = transport.ready().await.map_err(transport_error)?;
-            let mut request = attempt_request(head, body, &self.target, until)?;
-            if let Some(span) = &self.span {
-                let (span, propagation) = &**span;
-                trace::inject(request.headers_mut(), &span.context(), *propagation);
-            }
-            let response = ready.call(request);
+            // A block: a moved-from local still takes room in the future
+            // while its scope spans an await.
+            let response = {
+                let mut request = attempt_request(head, body, &self.target, until)?;
+                if let Some(span) = &self.span {
+                    let (span, propagation) = &**span;
+                    trace::inject(request.headers_mut(), &span.context(), *propagation);
+                }
+                ready.call(request)
+            };
             let result = match until {
                 None => response.await,
                 Some(until) => match tokio::time::timeout_at(until.into(), response).await {

@@ -78,81 +78,92 @@ where
     async move {
         let snapshot = snapshots.load();
         let grpc = is_grpc(&head.headers);
-        let mut report = Report::start(snapshots.telemetry(), &head, grpc, request_bytes);
-        let result = async {
-            // The routing view of the head is dropped before the first await:
-            // it would otherwise take room in every request's future.
-            let (routed, injected) = {
-                let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
-                let routed = snapshot.route(&request, &mut ThreadRng)?;
-                report.routed(&routed);
-                let action = &routed.route.action;
-                if let Some(limit) = &action.rate_limit
-                    && limit.refuses(now(), &mut ThreadRng)
-                {
-                    bump(&routed.resilience.stats().rate_limited);
-                    return Err(Error::new(
-                        ErrorKind::RateLimited,
-                        format!("route {:?}: local rate limit exceeded", routed.route.name),
-                    ));
-                }
-                // Faults come next: Envoy's fault filter runs before its
-                // router, so an injected delay does not count against the
-                // request's timeout.
-                let injected = action.fault.as_deref().map(|policy| {
-                    fault::inject(policy, &request, &routed.backend.cluster, &mut ThreadRng)
-                });
-                (routed, injected)
+        // Every way out goes through `report.finish` (a nested future
+        // would store the transport and body once more). Boxed, as the
+        // head is: inline it would take this future over 1 KiB.
+        let mut report = Box::new(Report::start(
+            snapshots.telemetry(),
+            &head,
+            grpc,
+            request_bytes,
+        ));
+        // The routing view of the head is dropped before the first await:
+        // it would otherwise take room in every request's future.
+        let (routed, injected) = {
+            let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
+            let routed = match snapshot.route(&request, &mut ThreadRng) {
+                Ok(routed) => routed,
+                Err(e) => return report.finish(Err(e)),
             };
+            report.routed(&routed);
             let action = &routed.route.action;
-            // A faulted request stays among its policy's active faults until
-            // its response head or its error (see `fault`).
-            let _active_fault = match injected {
-                Some(injected) => {
-                    let stats = routed.resilience.stats();
-                    if let Some(delay) = injected.delay {
-                        bump(&stats.faults_delayed);
-                        report.flag(ResponseFlags::DELAY_INJECTED);
-                        tokio::time::sleep(delay).await;
-                    }
-                    if let Some(code) = injected.abort {
-                        bump(&stats.faults_aborted);
-                        report.flag(ResponseFlags::FAULT_INJECTED);
-                        return Ok(aborted(code));
-                    }
-                    injected.active
+            if let Some(limit) = &action.rate_limit
+                && limit.refuses(now(), &mut ThreadRng)
+            {
+                bump(&routed.resilience.stats().rate_limited);
+                return report.finish(Err(Error::new(
+                    ErrorKind::RateLimited,
+                    format!("route {:?}: local rate limit exceeded", routed.route.name),
+                )));
+            }
+            // Faults come next: Envoy's fault filter runs before its
+            // router, so an injected delay does not count against the
+            // request's timeout.
+            let injected = action.fault.as_deref().map(|policy| {
+                fault::inject(policy, &request, &routed.backend.cluster, &mut ThreadRng)
+            });
+            (routed, injected)
+        };
+        let action = &routed.route.action;
+        // A faulted request stays among its policy's active faults until
+        // its response head or its error (see `fault`).
+        let _active_fault = match injected {
+            Some(injected) => {
+                let stats = routed.resilience.stats();
+                if let Some(delay) = injected.delay {
+                    bump(&stats.faults_delayed);
+                    report.flag(ResponseFlags::DELAY_INJECTED);
+                    tokio::time::sleep(delay).await;
                 }
-                None => None,
-            };
-            let Some(breaker) = &action.breaker else {
-                return attempts(&routed, transport, &mut head, body, grpc, &mut report).await;
-            };
-            let permit = breaker.try_acquire(now()).map_err(|rejected| {
+                if let Some(code) = injected.abort {
+                    bump(&stats.faults_aborted);
+                    report.flag(ResponseFlags::FAULT_INJECTED);
+                    return report.finish(Ok(aborted(code)));
+                }
+                injected.active
+            }
+            None => None,
+        };
+        let Some(breaker) = &action.breaker else {
+            let result = attempts(&routed, transport, &mut head, body, grpc, &mut report).await;
+            return report.finish(result);
+        };
+        let permit = match breaker.try_acquire(now()) {
+            Ok(permit) => permit,
+            Err(rejected) => {
                 bump(&routed.resilience.stats().breaker_refused);
-                Error::new(
+                return report.finish(Err(Error::new(
                     ErrorKind::Overloaded,
                     format!("route {:?}: {rejected}", routed.route.name),
-                )
-            })?;
-            // Boxed: only routes with a breaker take this way, and an inline
-            // second copy of the attempt loop would double every request's future.
-            let result = Box::pin(attempts(
-                &routed,
-                transport,
-                &mut head,
-                body,
-                grpc,
-                &mut report,
-            ))
-            .await;
-            let failed = match &result {
-                Ok(response) => response_outcome(response, grpc).is_error(),
-                Err(_) => true,
-            };
-            breaker.record(permit, failed, now());
-            result
-        }
+                )));
+            }
+        };
+        // Boxed: only routes with a breaker take this way, and an inline
+        // second copy of the attempt loop would double every request's future.
+        let result = Box::pin(attempts(
+            &routed,
+            transport,
+            &mut head,
+            body,
+            grpc,
+            &mut report,
+        ))
         .await;
+        let failed = match &result {
+            Ok(response) => response_outcome(response, grpc).is_error(),
+            Err(_) => true,
+        };
+        breaker.record(permit, failed, now());
         report.finish(result)
     }
 }

@@ -312,21 +312,25 @@ impl<'s> Report<'s> {
                         i64::from(response.status().as_u16()),
                     );
                     span.set("mesh.attempts", traced.attempts);
-                    (self.telemetry.clone(), span)
+                    span
                 });
                 let log = self.log.take().map(|mut log| {
                     log.response_code = response.status().as_u16();
                     log.response_flags = self.flags;
                     log.attempts = self.attempts;
-                    log.trace_id = span
-                        .as_ref()
-                        .map(|(_, s)| trace::hex(&s.context().trace_id));
-                    (self.telemetry.clone(), log)
+                    log.trace_id = span.as_ref().map(|s| trace::hex(&s.context().trace_id));
+                    log
+                });
+                let traced = (span.is_some() || log.is_some()).then(|| {
+                    Box::new(PendingTrace {
+                        telemetry: self.telemetry.clone(),
+                        span,
+                        log,
+                    })
                 });
                 let pending = PendingReport {
                     destination,
-                    span,
-                    log,
+                    traced,
                     started: self.started,
                     exchange: Exchange {
                         response_code: response.status().as_u16(),
@@ -410,10 +414,9 @@ pub(super) fn grpc_status(headers: &http::HeaderMap) -> Option<u8> {
 #[derive(Debug)]
 pub(crate) struct PendingReport {
     destination: Arc<Destination>,
-    /// The request's span, ended with the report.
-    span: Option<(Arc<Telemetry>, OpenSpan)>,
-    /// The request's access-log entry, written with the report.
-    log: Option<(Arc<Telemetry>, Box<AccessLogEntry>)>,
+    /// The request's span and access-log entry, when it has either
+    /// (boxed: the body of every response holds this report).
+    traced: Option<Box<PendingTrace>>,
     started: Instant,
     exchange: Exchange,
 }
@@ -434,21 +437,33 @@ impl PendingReport {
     }
 }
 
+/// The span and the access-log entry of a response still to end.
+#[derive(Debug)]
+pub(crate) struct PendingTrace {
+    telemetry: Arc<Telemetry>,
+    span: Option<OpenSpan>,
+    log: Option<Box<AccessLogEntry>>,
+}
+
 impl Drop for PendingReport {
     fn drop(&mut self) {
         self.exchange.duration = now().saturating_duration_since(self.started);
         self.destination.record(&self.exchange);
-        if let Some((telemetry, mut log)) = self.log.take()
-            && let Some(access_log) = telemetry.access_log()
-        {
+        let Some(traced) = self.traced.take() else {
+            return;
+        };
+        let PendingTrace {
+            telemetry,
+            span,
+            log,
+        } = *traced;
+        if let (Some(mut log), Some(access_log)) = (log, telemetry.access_log()) {
             log.duration = self.exchange.duration;
             log.bytes_sent = self.exchange.response_bytes;
             log.grpc_status = self.exchange.grpc_status;
             access_log.log(&log);
         }
-        if let Some((telemetry, mut span)) = self.span.take()
-            && let Some(tracer) = telemetry.tracer()
-        {
+        if let (Some(mut span), Some(tracer)) = (span, telemetry.tracer()) {
             if let Some(status) = self.exchange.grpc_status {
                 span.set("rpc.grpc.status_code", i64::from(status));
             }
