@@ -398,9 +398,9 @@ fn closed() -> Error {
     Error::new(ErrorKind::Closed, "the engine is closed")
 }
 
-/// The telemetry of an engine reporting as `source`: with `tracing`, a
-/// tracer whose exporter runs on the engine's runtime (it ends when the
-/// telemetry is dropped).
+/// The telemetry of an engine reporting as `source`, with the tracing,
+/// access log and OTLP metrics push its options ask for (the exporting
+/// tasks run on the engine's runtime and end with it).
 fn telemetry(
     runtime: &Runtime,
     source: SourceLabels,
