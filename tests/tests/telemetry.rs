@@ -266,14 +266,18 @@ fn a_routes_circuit_breaker_reports_its_state() {
         200
     );
     let text = engine.metrics_text().unwrap();
-    assert!(
-        sum(&text, "mesh_route_breaker_state", &[("state", "closed")]) >= 1.0,
-        "{text}"
-    );
-    assert_eq!(
-        sum(&text, "mesh_route_breaker_state", &[("state", "open")]),
-        0.0
-    );
+    // One series per route and state: the fixture's two routes (both
+    // unnamed) are told apart by their index.
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("mesh_route_breaker_state{"))
+        .map(|l| l.rsplit_once(' ').unwrap().0)
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = series.iter().collect();
+    assert_eq!(distinct.len(), series.len(), "duplicate series: {series:?}");
+    assert_eq!(series.len(), 6, "two routes, three states each: {series:?}");
+    let closed = sum(&text, "mesh_route_breaker_state", &[("state", "closed")]);
+    assert_eq!(closed, 2.0, "{text}");
     drop(scenario.runtime);
 }
 
@@ -331,4 +335,39 @@ fn istio_metrics_are_pushed_over_otlp_to_a_real_collector() {
         "the response-size histogram's sums"
     );
     drop(scenario.runtime);
+}
+
+#[tokio::test]
+async fn a_body_dropped_half_read_counts_as_the_caller_giving_up() {
+    let order = mesh_tests::OrderService::start().await;
+    let read = order
+        .client
+        .request(mesh_tests::get("http://order-service/", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        mesh_tests::body_text(read).await.len(),
+        4,
+        "v1-a, v1-b: read to the end"
+    );
+    let dropped = order
+        .client
+        .request(mesh_tests::get(
+            "http://order-service/",
+            &[("x-canary", "always")],
+        ))
+        .await
+        .unwrap();
+    drop(dropped);
+    let mut text = String::new();
+    order.client.snapshots().telemetry().render_istio(&mut text);
+    let flags = |value: &str| {
+        sum(
+            &text,
+            "istio_requests_total",
+            &[("response_code", "200"), ("response_flags", value)],
+        )
+    };
+    assert_eq!(flags("-"), 1.0, "{text}");
+    assert_eq!(flags("DC"), 1.0, "{text}");
 }

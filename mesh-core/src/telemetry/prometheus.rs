@@ -211,7 +211,9 @@ pub fn render_clusters(out: &mut String, snapshot: &Snapshot) {
 type CounterOf = fn(&super::ClusterStats) -> u64;
 
 /// The state of each route's circuit breaker (the state-machine breaker
-/// of the policy JSON): 1 on the current state, 0 on the others.
+/// of the policy JSON): 1 on the current state, 0 on the others. A route
+/// is named by its table, virtual host and index there (route names are
+/// optional and need not be unique), with its name as a label too.
 pub fn render_route_breakers(out: &mut String, snapshot: &Snapshot, now: std::time::Instant) {
     header(
         out,
@@ -219,8 +221,13 @@ pub fn render_route_breakers(out: &mut String, snapshot: &Snapshot, now: std::ti
         "gauge",
         "The state of each route's circuit breaker (1: the current one).",
     );
-    for table in snapshot.config().route_tables() {
-        for route in table.virtual_hosts().iter().flat_map(|vh| &vh.routes) {
+    let routes = snapshot.config().route_tables().flat_map(|table| {
+        table.virtual_hosts().iter().flat_map(move |vh| {
+            (vh.routes.iter().enumerate()).map(move |(index, route)| (table, vh, index, route))
+        })
+    });
+    for (table, virtual_host, index, route) in routes {
+        {
             let Some(breaker) = &route.action.breaker else {
                 continue;
             };
@@ -232,6 +239,8 @@ pub fn render_route_breakers(out: &mut String, snapshot: &Snapshot, now: std::ti
             for state in ["closed", "open", "half_open"] {
                 let mut labels = String::new();
                 push_label(&mut labels, "route_table", table.name());
+                push_label(&mut labels, "virtual_host", &virtual_host.name);
+                push_label(&mut labels, "route_index", &index.to_string());
                 push_label(&mut labels, "route", &route.name);
                 push_label(&mut labels, "state", state);
                 labels.pop();

@@ -13,7 +13,6 @@ use mesh_core::resilience::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use mesh_core::resilience::outlier::CallResult;
 use mesh_core::resilience::retry::{FailureKind, Outcome, Response as Facts};
 use mesh_core::rng::ThreadRng;
-use mesh_core::telemetry::trace;
 use mesh_core::{Error, ErrorKind, Routed};
 use tower::ServiceExt;
 use tower_service::Service;
@@ -250,11 +249,7 @@ impl<'s> Attempt<'s> {
     /// Takes a `max_requests` permit from the cluster's breaker; refused,
     /// the request fails fast with `Overloaded` (never retried: a retry
     /// would add load exactly where the breaker says there is too much).
-    pub(super) fn start(
-        routed: &Routed<'s>,
-        pick: Pick<'s>,
-        span: Option<AttemptSpan>,
-    ) -> Result<Self, Error> {
+    pub(super) fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
         let permit = routed.acquire_request()?;
         let target = Target::new(
             pick.slot.clone(),
@@ -271,7 +266,7 @@ impl<'s> Attempt<'s> {
             pick,
             target,
             in_flight,
-            span,
+            span: None,
         })
     }
 
@@ -303,8 +298,7 @@ impl<'s> Attempt<'s> {
             let response = {
                 let mut request = attempt_request(head, body, &self.target, until)?;
                 if let Some(span) = &self.span {
-                    let (span, propagation) = &**span;
-                    trace::inject(request.headers_mut(), &span.context(), *propagation);
+                    span.inject(request.headers_mut());
                 }
                 ready.call(request)
             };

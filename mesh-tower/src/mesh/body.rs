@@ -7,7 +7,8 @@
 //! endpoint's [`ActiveRequest`] and the breaker's permit and lets go of
 //! them at the end of the stream, on an error, or when dropped unread.
 //! Then too the request is reported to telemetry, with the bytes the body
-//! carried (see `report`).
+//! carried (see `report`): flagged `UR` when the upstream broke it off,
+//! `DC` when it was dropped before its end.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -16,6 +17,7 @@ use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use mesh_core::lb::ActiveRequest;
 use mesh_core::resilience::breaker::LimitPermit;
+use mesh_core::telemetry::ResponseFlags;
 use pin_project_lite::pin_project;
 
 use super::report::PendingReport;
@@ -61,8 +63,10 @@ impl<B: Body> MeshBody<B> {
     }
 
     /// Reports the request when the body ends (at once if it already has).
-    pub(super) fn report_at_end(&mut self, report: PendingReport) {
-        if !self.is_end_stream() {
+    pub(super) fn report_at_end(&mut self, mut report: PendingReport) {
+        if self.is_end_stream() {
+            report.ended();
+        } else {
             self.report = Some(report);
         }
     }
@@ -82,10 +86,10 @@ impl<B: Body> Body for MeshBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
+        let Some(mut inner) = this.inner.as_pin_mut() else {
             return Poll::Ready(None);
         };
-        let frame = ready!(inner.poll_frame(cx));
+        let frame = ready!(inner.as_mut().poll_frame(cx));
         match (&frame, this.report.as_mut()) {
             (Some(Ok(frame)), Some(report)) => {
                 if let Some(data) = frame.data_ref() {
@@ -93,9 +97,22 @@ impl<B: Body> Body for MeshBody<B> {
                 } else if let Some(trailers) = frame.trailers_ref() {
                     report.trailers(trailers);
                 }
+                if inner.is_end_stream() {
+                    report.ended();
+                }
             }
             (Some(Ok(_)), None) => {}
-            _ => {
+            (None, report) | (Some(Err(_)), report) => {
+                if let Some(report) = report {
+                    match &frame {
+                        None => report.ended(),
+                        // The upstream broke the body off: Envoy's `UR`.
+                        _ => {
+                            report.flag(ResponseFlags::UPSTREAM_REMOTE_RESET);
+                            report.ended();
+                        }
+                    }
+                }
                 this.in_flight.take();
                 this.report.take();
             }

@@ -220,7 +220,8 @@ where
         let (Some(policy), Some(replayer)) = (policy, replayer) else {
             let _active = routed.resilience.budget().request_started();
             let pick = routed.pick_avoiding(&mut ThreadRng, &|_| false)?;
-            let mut attempt = Attempt::start(routed, pick, report.attempt_span())?;
+            let mut attempt = Attempt::start(routed, pick)?;
+            attempt.span = report.attempt_span();
             let sent = attempt
                 .send(
                     &mut transport,
@@ -271,7 +272,8 @@ where
                 let excluded = retry.excluded_hosts();
                 let pick = routed
                     .pick_avoiding(&mut ThreadRng, &|slot| excluded.contains(&HostId::of(slot)))?;
-                let mut attempt = Attempt::start(routed, pick, report.attempt_span())?;
+                let mut attempt = Attempt::start(routed, pick)?;
+                attempt.span = report.attempt_span();
                 let host = HostId::of(attempt.pick.slot);
                 let until = retry.per_try_deadline(attempt_start);
                 let sent = attempt

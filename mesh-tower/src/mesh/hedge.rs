@@ -173,7 +173,8 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
             let host = HostId::of(slot);
             excluded.contains(&host) || busy.contains(&host)
         })?;
-        let attempt = Attempt::start(self.routed, pick, span)?;
+        let mut attempt = Attempt::start(self.routed, pick)?;
+        attempt.span = span;
         let host = HostId::of(attempt.pick.slot);
         let mut transport = self.transport.clone();
         let (head, deadlines) = (self.head, self.deadlines);

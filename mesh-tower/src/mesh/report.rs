@@ -69,9 +69,37 @@ struct Traced {
     backoff: Duration,
 }
 
-/// An attempt's span, and how its context goes to the endpoint (boxed:
-/// an unsampled request's futures stay small).
-pub(super) type AttemptSpan = Box<(OpenSpan, Propagation)>;
+/// An attempt's span (boxed: an unsampled request's futures stay small).
+pub(super) type AttemptSpan = Box<OpenAttempt>;
+
+/// An attempt's span and how its context goes to the endpoint. The
+/// endpoint has seen its id, so it is always recorded: with what the
+/// attempt met, or, dropped without an outcome (a losing hedge, a caller
+/// who gave up, a transport that refused), as an error that says so.
+pub(super) struct OpenAttempt {
+    span: Option<OpenSpan>,
+    propagation: Propagation,
+    telemetry: Arc<Telemetry>,
+}
+
+impl OpenAttempt {
+    /// Writes the attempt's context into its request's headers.
+    pub(super) fn inject(&self, headers: &mut http::HeaderMap) {
+        if let Some(span) = &self.span {
+            trace::inject(headers, &span.context(), self.propagation);
+        }
+    }
+}
+
+impl Drop for OpenAttempt {
+    fn drop(&mut self) {
+        if let (Some(mut span), Some(tracer)) = (self.span.take(), self.telemetry.tracer()) {
+            span.set("error.type", "no_outcome");
+            span.fail("the attempt ended without an outcome");
+            tracer.end(span);
+        }
+    }
+}
 
 impl<'s> Report<'s> {
     pub(super) fn start(
@@ -180,7 +208,11 @@ impl<'s> Report<'s> {
             let backoff = i64::try_from(traced.backoff.as_micros()).unwrap_or(i64::MAX);
             span.set("mesh.backoff_us", backoff);
         }
-        Some(Box::new((span, tracer.propagation())))
+        Some(Box::new(OpenAttempt {
+            span: Some(span),
+            propagation: tracer.propagation(),
+            telemetry: self.telemetry.clone(),
+        }))
     }
 
     /// Ends an attempt's span with what the attempt met; `retry` is the
@@ -192,10 +224,12 @@ impl<'s> Report<'s> {
         outcome: &Outcome,
         retry: Option<(RetryReason, Duration)>,
     ) {
-        let (Some(span), Some(tracer)) = (span, self.telemetry.tracer()) else {
+        let (Some(mut open), Some(tracer)) = (span, self.telemetry.tracer()) else {
             return;
         };
-        let (mut span, _) = *span;
+        let Some(mut span) = open.span.take() else {
+            return;
+        };
         let endpoint = target.endpoint().endpoint();
         span.set("server.address", endpoint.host());
         span.set("server.port", i64::from(endpoint.port()));
@@ -331,6 +365,7 @@ impl<'s> Report<'s> {
                 let pending = PendingReport {
                     destination,
                     traced,
+                    ended: false,
                     started: self.started,
                     exchange: Exchange {
                         response_code: response.status().as_u16(),
@@ -417,6 +452,8 @@ pub(crate) struct PendingReport {
     /// The request's span and access-log entry, when it has either
     /// (boxed: the body of every response holds this report).
     traced: Option<Box<PendingTrace>>,
+    /// Whether the body reached its end.
+    ended: bool,
     started: Instant,
     exchange: Exchange,
 }
@@ -425,6 +462,16 @@ impl PendingReport {
     /// Counts body bytes as they pass.
     pub(crate) fn add_bytes(&mut self, n: usize) {
         self.exchange.response_bytes += n as u64;
+    }
+
+    /// The body reached its end (not dropped half read).
+    pub(crate) fn ended(&mut self) {
+        self.ended = true;
+    }
+
+    /// Adds a response flag.
+    pub(crate) fn flag(&mut self, flag: ResponseFlags) {
+        self.exchange.flags |= flag;
     }
 
     /// The gRPC status of the trailers, for gRPC.
@@ -447,6 +494,10 @@ pub(crate) struct PendingTrace {
 
 impl Drop for PendingReport {
     fn drop(&mut self) {
+        if !self.ended {
+            // Dropped half read: the caller gave up on the body.
+            self.exchange.flags |= ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION;
+        }
         self.exchange.duration = now().saturating_duration_since(self.started);
         self.destination.record(&self.exchange);
         let Some(traced) = self.traced.take() else {
