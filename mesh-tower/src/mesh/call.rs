@@ -83,7 +83,7 @@ where
         // head is: inline it would take this future over 1 KiB.
         let mut report = Box::new(Report::start(
             snapshots.telemetry(),
-            &head,
+            &mut head,
             grpc,
             request_bytes,
         ));

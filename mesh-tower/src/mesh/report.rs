@@ -104,20 +104,42 @@ impl Drop for OpenAttempt {
 impl<'s> Report<'s> {
     pub(super) fn start(
         telemetry: &'s Arc<Telemetry>,
-        head: &Parts,
+        head: &mut Parts,
         grpc: bool,
         request_bytes: u64,
     ) -> Self {
         let traced = telemetry.tracer().and_then(|tracer| {
+            let propagation = tracer.propagation();
             // The context an inbound layer handed over, else the headers'.
-            let parent = head
-                .extensions
-                .get::<SpanContext>()
-                .copied()
-                .or_else(|| trace::extract(&head.headers, tracer.propagation()));
+            let handed = head.extensions.get::<SpanContext>().copied();
+            let parent = match handed {
+                Some(context) => Some(context),
+                None => match head.headers.get("traceparent") {
+                    Some(value) => {
+                        let parsed = trace::parse_traceparent(value.as_bytes());
+                        if parsed.is_none() {
+                            // W3C: a malformed traceparent restarts the
+                            // trace, and its tracestate goes with it.
+                            head.headers.remove("traceparent");
+                            head.headers.remove("tracestate");
+                        }
+                        parsed
+                    }
+                    None => trace::extract_b3(&head.headers, propagation),
+                },
+            };
             let name = || format!("{} {}", head.method, head.uri.host().unwrap_or_default());
-            let mut span =
-                tracer.start(parent.as_ref(), name, SpanKind::Internal, &mut ThreadRng)?;
+            let Some(mut span) =
+                tracer.start(parent.as_ref(), name, SpanKind::Internal, &mut ThreadRng)
+            else {
+                // Not recorded. A context from the headers goes on as it
+                // came; one handed over goes on too, so the endpoint
+                // follows the caller's decision.
+                if let Some(context) = handed {
+                    trace::inject(&mut head.headers, &context, propagation);
+                }
+                return None;
+            };
             span.set("http.request.method", head.method.as_str());
             span.set("url.full", head.uri.to_string());
             Some(Box::new(Traced {

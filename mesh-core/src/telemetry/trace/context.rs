@@ -48,9 +48,15 @@ impl Default for Propagation {
 /// `propagation` has a B3 format) `b3`, else the `X-B3-*` headers;
 /// `None` when none is there or well formed.
 pub fn extract(headers: &HeaderMap, propagation: Propagation) -> Option<SpanContext> {
-    if let Some(value) = headers.get("traceparent") {
-        return parse_traceparent(value.as_bytes());
+    match headers.get("traceparent") {
+        Some(value) => parse_traceparent(value.as_bytes()),
+        None => extract_b3(headers, propagation),
     }
+}
+
+/// The B3 context of a request (`b3`, else `X-B3-*`), when `propagation`
+/// has a B3 format.
+pub fn extract_b3(headers: &HeaderMap, propagation: Propagation) -> Option<SpanContext> {
     if !(propagation.b3_single || propagation.b3_multi) {
         return None;
     }
@@ -78,6 +84,11 @@ pub fn extract(headers: &HeaderMap, propagation: Propagation) -> Option<SpanCont
 pub fn inject(headers: &mut HeaderMap, context: &SpanContext, propagation: Propagation) {
     if propagation.w3c {
         headers.insert("traceparent", traceparent(context));
+    } else {
+        // A caller's traceparent would name the caller, not this span, to
+        // a server that prefers W3C.
+        headers.remove("traceparent");
+        headers.remove("tracestate");
     }
     let trace = hex(&context.trace_id);
     let span = hex(&context.span_id);
@@ -305,6 +316,20 @@ mod tests {
         ]))
         .unwrap();
         assert!(both.sampled, "traceparent wins");
+    }
+
+    #[test]
+    fn b3_only_injection_drops_the_callers_traceparent() {
+        let context = parse_traceparent(PARENT.as_bytes()).unwrap();
+        let mut out = headers(&[("traceparent", PARENT), ("tracestate", "a=1")]);
+        let b3 = Propagation {
+            w3c: false,
+            b3_single: true,
+            b3_multi: false,
+        };
+        inject(&mut out, &context, b3);
+        assert!(!out.contains_key("traceparent") && !out.contains_key("tracestate"));
+        assert_eq!(extract_any(&out), Some(context));
     }
 
     #[test]
