@@ -406,6 +406,7 @@ fn telemetry(
     source: SourceLabels,
     options: &EngineOptions,
 ) -> Result<Arc<Telemetry>, Error> {
+    check_telemetry(options)?;
     let service = source.workload.clone();
     let telemetry = Arc::new(with_tracing(
         runtime,
@@ -425,6 +426,41 @@ fn telemetry(
         runtime.spawn(push);
     }
     Ok(telemetry)
+}
+
+/// Refuses telemetry settings that cannot work: a share outside 0 to 1,
+/// an empty queue, a zero interval (an export loop that never rests).
+fn check_telemetry(options: &EngineOptions) -> Result<(), Error> {
+    let invalid = |message: String| Err(Error::new(ErrorKind::InvalidArgument, message));
+    let share = |value: f64| (0.0..=1.0).contains(&value);
+    if let Some(tracing) = &options.tracing {
+        if !share(tracing.sampler.ratio) {
+            return invalid(format!(
+                "tracing.sampler.ratio {} is not between 0 and 1",
+                tracing.sampler.ratio
+            ));
+        }
+        if tracing.queue_capacity == 0 {
+            return invalid("tracing.queue_capacity must be at least 1".into());
+        }
+        if tracing.batch_delay.is_zero() {
+            return invalid("tracing.batch_delay must not be zero".into());
+        }
+    }
+    if let Some(log) = &options.access_log
+        && !share(log.sample_ratio)
+    {
+        return invalid(format!(
+            "access_log.sample_ratio {} is not between 0 and 1",
+            log.sample_ratio
+        ));
+    }
+    if let Some(export) = &options.otlp_metrics
+        && export.interval.is_zero()
+    {
+        return invalid("otlp_metrics.interval must not be zero".into());
+    }
+    Ok(())
 }
 
 /// The telemetry's tracer and access log, as configured.

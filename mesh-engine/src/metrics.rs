@@ -197,6 +197,23 @@ impl Metrics {
         if let Some(tracer) = snapshots.telemetry().tracer() {
             render_trace(&mut out, tracer);
         }
+        if let Some(log) = snapshots.telemetry().access_log() {
+            let (written, dropped) = log.counts();
+            header(
+                &mut out,
+                "mesh_access_log_entries_total",
+                "counter",
+                "Access-log entries written, and dropped (queue full or write failed).",
+            );
+            let _ = writeln!(
+                out,
+                "mesh_access_log_entries_total{{result=\"written\"}} {written}"
+            );
+            let _ = writeln!(
+                out,
+                "mesh_access_log_entries_total{{result=\"dropped\"}} {dropped}"
+            );
+        }
         out
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use mesh_core::telemetry::SourceLabels;
 use mesh_engine::{
     AccessLogOptions, Engine, EngineOptions, ErrorKind, OtlpMetricsExport, PolicySource,
+    TracingOptions,
 };
 use mesh_tests::engine_scenario::{EngineScenario, canary, get};
 use mesh_tests::faulty::Behavior;
@@ -208,6 +209,20 @@ fn the_access_log_writes_a_json_line_per_request_with_envoys_fields() {
     assert_eq!(engine.execute(&request, None).unwrap().status, 200);
     let refused = engine.execute(&get("http://nowhere.example/"), None);
     assert_eq!(refused.unwrap_err().kind(), ErrorKind::NoRoute);
+    let mut written = 0.0;
+    for _ in 0..100 {
+        let text = engine.metrics_text().unwrap();
+        written = sum(
+            &text,
+            "mesh_access_log_entries_total",
+            &[("result", "written")],
+        );
+        if written == 2.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(written, 2.0, "the writer counts what it wrote");
     drop(engine); // the writer flushes and stops
 
     let mut lines = Vec::new();
@@ -364,4 +379,62 @@ async fn a_body_dropped_half_read_counts_as_the_caller_giving_up() {
     };
     assert_eq!(flags("-"), 1.0, "{text}");
     assert_eq!(flags("DC"), 1.0, "{text}");
+}
+
+#[test]
+fn telemetry_settings_that_cannot_work_are_refused_by_name() {
+    let scenario = EngineScenario::start([Behavior::Ok, Behavior::Ok, Behavior::Ok]);
+    let mut tracing = TracingOptions::new("http://127.0.0.1:4317");
+    tracing.sampler.ratio = 1.5;
+    // A port already taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cases = [
+        (
+            EngineOptions {
+                tracing: Some(tracing),
+                ..EngineOptions::default()
+            },
+            "tracing.sampler.ratio",
+        ),
+        (
+            EngineOptions {
+                access_log: Some(AccessLogOptions {
+                    path: std::env::temp_dir().join("mesh-never-written.log"),
+                    sample_ratio: -0.5,
+                }),
+                ..EngineOptions::default()
+            },
+            "access_log.sample_ratio",
+        ),
+        (
+            EngineOptions {
+                otlp_metrics: Some(OtlpMetricsExport {
+                    endpoint: "http://127.0.0.1:4317".into(),
+                    interval: Duration::ZERO,
+                }),
+                ..EngineOptions::default()
+            },
+            "otlp_metrics.interval",
+        ),
+        (
+            EngineOptions {
+                metrics_address: Some(taken.local_addr().unwrap()),
+                ..EngineOptions::default()
+            },
+            "metrics_address",
+        ),
+    ];
+    for (options, field) in cases {
+        let error = Engine::new(
+            mesh_engine::ConfigSource::Static {
+                text: scenario.yaml(),
+                format: mesh_engine::ConfigFormat::Istio,
+            },
+            options,
+        )
+        .expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+        assert!(error.message().contains(field), "{error}");
+    }
+    drop(scenario.runtime);
 }

@@ -127,7 +127,8 @@ impl AccessLog {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (sender, receiver) = mpsc::sync_channel::<String>(QUEUE);
         let written = Arc::new(AtomicU64::new(0));
-        let counted = written.clone();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (counted, lost) = (written.clone(), dropped.clone());
         std::thread::Builder::new()
             .name("mesh-access-log".into())
             .spawn(move || {
@@ -138,9 +139,11 @@ impl AccessLog {
                     loop {
                         match receiver.try_recv() {
                             Ok(line) => {
-                                if out.write_all(line.as_bytes()).is_ok() {
-                                    counted.fetch_add(1, Ordering::Relaxed);
-                                }
+                                let counter = match out.write_all(line.as_bytes()) {
+                                    Ok(()) => &counted,
+                                    Err(_) => &lost,
+                                };
+                                counter.fetch_add(1, Ordering::Relaxed);
                             }
                             Err(TryRecvError::Empty) => break,
                             Err(TryRecvError::Disconnected) => {
@@ -158,7 +161,7 @@ impl AccessLog {
         Ok(Self {
             ratio,
             sink: Sink::File(sender),
-            dropped: Arc::default(),
+            dropped,
             written,
         })
     }
@@ -196,7 +199,8 @@ impl AccessLog {
         }
     }
 
-    /// `(written, dropped)` entries so far.
+    /// `(written, dropped)` entries so far (dropped: the queue was full,
+    /// or the write failed).
     pub fn counts(&self) -> (u64, u64) {
         (
             self.written.load(Ordering::Relaxed),
