@@ -26,6 +26,8 @@ pub struct Decision {
     authority: String,
     /// When the request was first resolved (its duration runs from there).
     started: Instant,
+    /// Whether the request is gRPC (its `content-type`).
+    grpc: bool,
     /// Computed once: bindings lend them out by index.
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -39,14 +41,24 @@ impl Decision {
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
             .unwrap_or_default();
-        Self::with_authority(inner, authority, Instant::now())
+        let grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+        Self::with_authority(inner, authority, Instant::now(), grpc)
     }
 
-    fn with_authority(inner: decide::Decision, authority: String, started: Instant) -> Self {
+    fn with_authority(
+        inner: decide::Decision,
+        authority: String,
+        started: Instant,
+        grpc: bool,
+    ) -> Self {
         Self {
             headers: inner.headers(),
             authority,
             started,
+            grpc,
             inner,
         }
     }
@@ -105,20 +117,20 @@ impl Decision {
         now: Instant,
         telemetry: &Telemetry,
     ) -> Result<Option<Self>, Error> {
-        let (authority, started) = (self.authority, self.started);
+        let (authority, started, grpc) = (self.authority, self.started, self.grpc);
         let (cluster, slot) = (
             self.inner.cluster().clone(),
             self.inner.endpoint_slot().clone(),
         );
         match self.inner.report(&outcome.to_core(), now, &mut ThreadRng)? {
-            Next::Retry(next) => Ok(Some(Self::with_authority(next, authority, started))),
+            Next::Retry(next) => Ok(Some(Self::with_authority(next, authority, started, grpc))),
             Next::Done => {
                 telemetry.record(
                     Reached::Endpoint {
                         cluster: &cluster,
                         slot: &slot,
                     },
-                    &outcome.exchange(now.saturating_duration_since(started)),
+                    &outcome.exchange(now.saturating_duration_since(started), grpc),
                 );
                 Ok(None)
             }
@@ -197,7 +209,7 @@ impl Outcome {
 
     /// The final outcome as Istio's metrics count it (a failure with the
     /// status a sidecar would have answered).
-    fn exchange(&self, duration: Duration) -> Exchange {
+    fn exchange(&self, duration: Duration, grpc: bool) -> Exchange {
         let (response_code, flags, grpc_status) = match self {
             Self::Response { status, headers } => {
                 let grpc = headers
@@ -223,11 +235,7 @@ impl Outcome {
             response_code,
             grpc_status,
             flags,
-            protocol: if grpc_status.is_some() {
-                Protocol::Grpc
-            } else {
-                Protocol::Http
-            },
+            protocol: if grpc { Protocol::Grpc } else { Protocol::Http },
             duration,
             request_bytes: 0,
             response_bytes: 0,

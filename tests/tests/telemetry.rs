@@ -328,11 +328,15 @@ fn istio_metrics_are_pushed_over_otlp_to_a_real_collector() {
             let value: u64 = point["asInt"].as_str().unwrap().parse().unwrap();
             by_version.insert(attribute("destination_version").unwrap(), value);
         }
-        response_bytes = collector
-            .metric_points("istio_response_bytes")
+        // The latest push's points (one per series, same timestamp).
+        let points = collector.metric_points("istio_response_bytes");
+        let latest = points
             .iter()
-            .rev()
-            .take(2)
+            .filter_map(|p| p["timeUnixNano"].as_str())
+            .max();
+        response_bytes = points
+            .iter()
+            .filter(|p| p["timeUnixNano"].as_str() == latest)
             .map(|p| p["sum"].as_f64().unwrap_or_default())
             .sum();
         if by_version.values().sum::<u64>() == 100 && response_bytes == bytes as f64 {

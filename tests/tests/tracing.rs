@@ -156,11 +156,18 @@ fn a_real_collector_receives_a_retried_request_as_one_trace_under_the_callers_sp
     assert!(sent.sampled);
     assert_eq!(headers["tracestate"], "vendor=1");
 
-    let metrics = engine.metrics_text().unwrap();
-    assert_eq!(
-        metric(&metrics, "mesh_trace_spans_total", "\"exported\""),
-        3
-    );
+    // The exporter counts the batch once the collector's answer is in,
+    // which may be a moment after the collector wrote the spans.
+    let mut exported = 0;
+    for _ in 0..100 {
+        let metrics = engine.metrics_text().unwrap();
+        exported = metric(&metrics, "mesh_trace_spans_total", "\"exported\"");
+        if exported == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(exported, 3);
     drop(scenario.runtime);
 }
 

@@ -59,7 +59,8 @@ def test_the_callers_traceparent_flows_into_the_engines_span_and_back(scenario: 
         _, sent_trace, sent_span, _ = sent.split("-")
         assert sent_trace == TRACE
         assert sent_span not in (span, CALLER.split("-")[2])
-        assert "mesh_trace_spans_total" in mesh.metrics()
+        # Two spans ended (the request and its attempt), none exported.
+        assert 'mesh_trace_spans_total{result="ended"} 2' in mesh.metrics()
 
 
 def test_the_access_log_gets_a_json_line_per_request(scenario: Scenario, tmp_path: Path) -> None:

@@ -20,6 +20,10 @@ pub struct SpanContext {
     pub span_id: [u8; 8],
     /// Whether the trace is recorded.
     pub sampled: bool,
+    /// The caller left the decision to this side (a B3 context without a
+    /// sampling flag): the sampler decides as for a new trace, in the
+    /// caller's trace.
+    pub deferred: bool,
 }
 
 /// The header formats a tracer injects.
@@ -67,15 +71,17 @@ pub fn extract_b3(headers: &HeaderMap, propagation: Propagation) -> Option<SpanC
     let span_id = headers.get("x-b3-spanid")?;
     let debug = headers.get("x-b3-flags").is_some_and(|f| f == "1");
     let sampled = match headers.get("x-b3-sampled").map(HeaderValue::as_bytes) {
-        Some(b"1" | b"true") => true,
-        Some(b"0" | b"false") => false,
+        Some(b"1" | b"true") => Some(true),
+        Some(b"0" | b"false") => Some(false),
         Some(_) => return None,
-        None => debug,
+        None if debug => Some(true),
+        None => None,
     };
     Some(SpanContext {
         trace_id: b3_trace_id(trace_id.as_bytes())?,
         span_id: span_id_of(span_id.as_bytes())?,
-        sampled: sampled || debug,
+        sampled: sampled.unwrap_or(false) || debug,
+        deferred: sampled.is_none(),
     })
 }
 
@@ -146,6 +152,7 @@ pub fn parse_traceparent(value: &[u8]) -> Option<SpanContext> {
         trace_id: nonzero(lower_hex(&value[3..35])?)?,
         span_id: nonzero(lower_hex(&value[36..52])?)?,
         sampled: flags & 1 == 1,
+        deferred: false,
     })
 }
 
@@ -157,15 +164,16 @@ pub fn parse_b3_single(value: &[u8]) -> Option<SpanContext> {
     let trace = b3_trace_id(parts.next()?.as_bytes())?;
     let span = span_id_of(parts.next()?.as_bytes())?;
     let sampled = match parts.next() {
-        None => false,
-        Some("1" | "d") => true,
-        Some("0") => false,
+        None => None,
+        Some("1" | "d") => Some(true),
+        Some("0") => Some(false),
         Some(_) => return None,
     };
     Some(SpanContext {
         trace_id: trace,
         span_id: span,
-        sampled,
+        sampled: sampled.unwrap_or(false),
+        deferred: sampled.is_none(),
     })
 }
 

@@ -4,7 +4,8 @@
 //! that arrives inside a trace follows its caller's decision (so a trace
 //! is whole or absent); a request that starts a trace is sampled with the
 //! configured probability, decided from its trace id (OpenTelemetry's
-//! `TraceIdRatioBased`: the same id gets the same answer everywhere).
+//! `TraceIdRatioBased`: the same id gets the same answer everywhere), as
+//! does one whose caller deferred the decision (B3 without a flag).
 
 use super::context::SpanContext;
 
@@ -44,7 +45,7 @@ impl Sampler {
     #[inline]
     pub fn samples(&self, parent: Option<&SpanContext>, trace_id: &[u8; 16]) -> bool {
         if self.parent_based
-            && let Some(parent) = parent
+            && let Some(parent) = parent.filter(|p| !p.deferred)
         {
             return parent.sampled;
         }
@@ -73,6 +74,7 @@ mod tests {
             trace_id: [1; 16],
             span_id: [1; 8],
             sampled: true,
+            deferred: false,
         };
         let never_new = Sampler {
             ratio: 0.0,
@@ -81,6 +83,20 @@ mod tests {
         assert!(never_new.samples(Some(&parent), &[0; 16]));
         assert!(!never_new.samples(None, &[7; 16]));
         assert!(!Sampler::NEVER.samples(Some(&parent), &[1; 16]));
+        let deferred = SpanContext {
+            sampled: false,
+            deferred: true,
+            ..parent
+        };
+        assert!(Sampler::ALWAYS.samples(Some(&deferred), &[1; 16]));
+        let parent_based_always = Sampler {
+            ratio: 1.0,
+            parent_based: true,
+        };
+        assert!(
+            parent_based_always.samples(Some(&deferred), &[1; 16]),
+            "the ratio decides"
+        );
         let quarter = Sampler {
             ratio: 0.25,
             parent_based: true,

@@ -147,6 +147,7 @@ impl Tracer {
             trace_id: trace,
             span_id: span_id(rng),
             sampled: true,
+            deferred: false,
         };
         Some(OpenSpan::new(
             context,
@@ -207,6 +208,7 @@ mod tests {
             trace_id: [9; 16],
             span_id: [8; 8],
             sampled: true,
+            deferred: false,
         };
         let request = tracer
             .start(Some(&parent), || "r".into(), SpanKind::Internal, &mut rng)
