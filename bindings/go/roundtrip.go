@@ -150,7 +150,10 @@ func (*responseBody) Close() error { return nil }
 
 // Traceparent is the engine's span of the request that got resp, as a W3C
 // traceparent, when the Mesh traces (see Tracing) and the request was
-// sampled: the caller's own spans continue from it. "" otherwise.
+// sampled: the caller's own spans continue from it. "" otherwise, and ""
+// when something between the Mesh and the caller replaced resp.Body (an
+// http.Client with a Timeout wraps it: call RoundTrip, or a Client
+// without Timeout and a context deadline instead).
 func Traceparent(resp *http.Response) string {
 	if body, ok := resp.Body.(*responseBody); ok {
 		return body.traceparent

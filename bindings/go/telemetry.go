@@ -23,8 +23,9 @@ func Workload(name, namespace string) Option {
 	return func(s *settings) { s.telemetry.workload, s.telemetry.namespace = &name, &namespace }
 }
 
-// MetricsAddress serves the metrics at /metrics on "ip:port" (port 0: any
-// free port) for Prometheus to scrape.
+// MetricsAddress serves the metrics at /metrics on "ip:port" for
+// Prometheus to scrape. Give a fixed port: there is no call to read back
+// the one port 0 would pick.
 func MetricsAddress(address string) Option {
 	return func(s *settings) { s.telemetry.metricsAddress = &address }
 }

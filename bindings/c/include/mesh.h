@@ -596,8 +596,8 @@ mesh_result mesh_options_set_workload(mesh_options *options,
                                       size_t namespace_len,
                                       mesh_error **error_out);
 
-// Serves the metrics at `/metrics` on `address` (`ip:port`; port 0: any
-// free port).
+// Serves the metrics at `/metrics` on `address` (`ip:port`). Give a
+// fixed port: no call reads back the one port 0 would pick.
 //
 // # Safety
 // `options` is NULL or live; `(address, address_len)` is readable;

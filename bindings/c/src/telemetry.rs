@@ -49,8 +49,8 @@ pub unsafe extern "C" fn mesh_options_set_workload(
     })
 }
 
-/// Serves the metrics at `/metrics` on `address` (`ip:port`; port 0: any
-/// free port).
+/// Serves the metrics at `/metrics` on `address` (`ip:port`). Give a
+/// fixed port: no call reads back the one port 0 would pick.
 ///
 /// # Safety
 /// `options` is NULL or live; `(address, address_len)` is readable;
