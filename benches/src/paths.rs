@@ -114,7 +114,7 @@ impl fmt::Display for PathKind {
             PathKind::MeshStatic => f.write_str("mesh, static config (routing + balancing)"),
             PathKind::MeshFull => f.write_str(
                 "mesh, full chain (routing, subsets, P2C, timeouts, retries, budget, breaker, \
-                 outlier detection; telemetry pending)",
+                 outlier detection, Istio metrics)",
             ),
             PathKind::MeshRouting => f.write_str(
                 "mesh, the full chain's routing only (no retries, breaker limits or outlier \

@@ -189,7 +189,7 @@ impl Report {
         let _ = writeln!(
             out,
             "3. **mesh, full chain** (routing, subsets, P2C, timeouts, retries, budget, \
-             breaker, outlier detection; telemetry pending): the order-service canary — three \
+             breaker, outlier detection, Istio's metrics recorded; tracing off): the order-service canary — three \
              header-matched routes (exact, prefix, regex) scanned and missed, then a URI-prefix \
              route splitting 80/20 between subsets v1/v2 by label, least request (P2C) over \
              three endpoints, an 800 ms route timeout and a 250 ms per-try timeout (a timer \
