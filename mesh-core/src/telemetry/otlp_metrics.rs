@@ -13,18 +13,16 @@ use std::time::{Duration, SystemTime};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
 };
-use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::registry::{IstioLabels, Telemetry};
 use super::series::HistogramOf;
 use super::trace::Value;
-use super::trace::otlp::{key_value, nanos};
-use crate::{Error, ErrorKind};
+use super::trace::otlp::{endpoint, key_value, nanos, resource, scope};
+use crate::Error;
 
 /// Where and how often metrics are pushed.
 #[derive(Debug, Clone)]
@@ -43,33 +41,18 @@ pub fn metrics_exporter(
     telemetry: Arc<Telemetry>,
     options: OtlpMetricsOptions,
 ) -> Result<impl Future<Output = ()> + Send + 'static, Error> {
-    let endpoint = tonic::transport::Endpoint::from_shared(options.endpoint.clone())
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                format!("OTLP endpoint {:?}: {e}", options.endpoint),
-            )
-        })?
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(10));
+    let endpoint = endpoint(&options.endpoint, Duration::from_secs(10))?;
     let started = SystemTime::now();
     Ok(async move {
         let mut client = MetricsServiceClient::new(endpoint.connect_lazy());
-        let resource = Resource {
-            attributes: vec![key_value("service.name", &Value::Str(options.service_name))],
-            ..Resource::default()
-        };
+        let resource = resource(options.service_name);
         loop {
             tokio::time::sleep(options.interval).await;
             let request = ExportMetricsServiceRequest {
                 resource_metrics: vec![ResourceMetrics {
                     resource: Some(resource.clone()),
                     scope_metrics: vec![ScopeMetrics {
-                        scope: Some(InstrumentationScope {
-                            name: "mesh".into(),
-                            version: env!("CARGO_PKG_VERSION").into(),
-                            ..InstrumentationScope::default()
-                        }),
+                        scope: Some(scope()),
                         metrics: istio_metrics(&telemetry, started, SystemTime::now()),
                         schema_url: String::new(),
                     }],

@@ -25,12 +25,11 @@ impl Telemetry {
             .istio_series()
             .into_iter()
             .map(|(labels, values)| {
-                let mut text = String::new();
-                for (name, value) in &labels {
-                    push_label(&mut text, name, value);
-                }
-                text.pop();
-                (text, values)
+                let pairs: Vec<(&str, &str)> = labels
+                    .iter()
+                    .map(|(name, value)| (*name, value.as_str()))
+                    .collect();
+                (label_set(&pairs), values)
             })
             .collect();
         header(
@@ -80,9 +79,7 @@ pub fn render_clusters(out: &mut String, snapshot: &Snapshot) {
         |out: &mut String, name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> u64| {
             header(out, name, kind, help);
             for (i, (cluster, _)) in clusters.iter().enumerate() {
-                let mut labels = String::new();
-                push_label(&mut labels, "cluster", &cluster.name);
-                labels.pop();
+                let labels = label_set(&[("cluster", &cluster.name)]);
                 let _ = writeln!(out, "{name}{{{labels}}} {}", value(i));
             }
         };
@@ -168,10 +165,7 @@ pub fn render_clusters(out: &mut String, snapshot: &Snapshot) {
     );
     for (cluster, state) in &clusters {
         for reason in RetryReason::ALL {
-            let mut labels = String::new();
-            push_label(&mut labels, "cluster", &cluster.name);
-            push_label(&mut labels, "reason", reason.as_str());
-            labels.pop();
+            let labels = label_set(&[("cluster", &cluster.name), ("reason", reason.as_str())]);
             let _ = writeln!(
                 out,
                 "mesh_cluster_retries_total{{{labels}}} {}",
@@ -197,10 +191,8 @@ pub fn render_clusters(out: &mut String, snapshot: &Snapshot) {
         header(out, name, kind, help);
         for (cluster, state) in &clusters {
             for resource in Resource::ALL {
-                let mut labels = String::new();
-                push_label(&mut labels, "cluster", &cluster.name);
-                push_label(&mut labels, "threshold", resource.as_str());
-                labels.pop();
+                let labels =
+                    label_set(&[("cluster", &cluster.name), ("threshold", resource.as_str())]);
                 let _ = writeln!(out, "{name}{{{labels}}} {}", value(state, resource));
             }
         }
@@ -237,13 +229,13 @@ pub fn render_route_breakers(out: &mut String, snapshot: &Snapshot, now: std::ti
                 BreakerState::HalfOpen => "half_open",
             };
             for state in ["closed", "open", "half_open"] {
-                let mut labels = String::new();
-                push_label(&mut labels, "route_table", table.name());
-                push_label(&mut labels, "virtual_host", &virtual_host.name);
-                push_label(&mut labels, "route_index", &index.to_string());
-                push_label(&mut labels, "route", &route.name);
-                push_label(&mut labels, "state", state);
-                labels.pop();
+                let labels = label_set(&[
+                    ("route_table", table.name()),
+                    ("virtual_host", &virtual_host.name),
+                    ("route_index", &index.to_string()),
+                    ("route", &route.name),
+                    ("state", state),
+                ]);
                 let _ = writeln!(
                     out,
                     "mesh_route_breaker_state{{{labels}}} {}",
@@ -256,6 +248,16 @@ pub fn render_route_breakers(out: &mut String, snapshot: &Snapshot, now: std::ti
 
 fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
     counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `name="value",...` of a series, values escaped.
+fn label_set(pairs: &[(&str, &str)]) -> String {
+    let mut labels = String::new();
+    for (name, value) in pairs {
+        push_label(&mut labels, name, value);
+    }
+    labels.pop();
+    labels
 }
 
 /// `# HELP` and `# TYPE` of a metric.

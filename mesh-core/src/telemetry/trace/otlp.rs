@@ -63,21 +63,10 @@ pub fn exporter(
     mut queue: SpanQueue,
     options: OtlpOptions,
 ) -> Result<impl Future<Output = ()> + Send + 'static, Error> {
-    let endpoint = tonic::transport::Endpoint::from_shared(options.endpoint.clone())
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                format!("OTLP endpoint {:?}: {e}", options.endpoint),
-            )
-        })?
-        .connect_timeout(options.timeout)
-        .timeout(options.timeout);
+    let endpoint = endpoint(&options.endpoint, options.timeout)?;
     Ok(async move {
         let mut client = TraceServiceClient::new(endpoint.connect_lazy());
-        let resource = Resource {
-            attributes: vec![key_value("service.name", &Value::Str(options.service_name))],
-            ..Resource::default()
-        };
+        let resource = resource(options.service_name);
         let mut open = true;
         while open {
             tokio::time::sleep(options.batch_delay).await;
@@ -115,11 +104,7 @@ async fn send(
         resource_spans: vec![ResourceSpans {
             resource: Some(resource.clone()),
             scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "mesh".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    ..InstrumentationScope::default()
-                }),
+                scope: Some(scope()),
                 spans: batch.into_iter().map(to_proto).collect(),
                 schema_url: String::new(),
             }],
@@ -165,6 +150,34 @@ fn to_proto(record: SpanRecord) -> Span {
             .collect(),
         status: Some(status),
         ..Span::default()
+    }
+}
+
+/// The collector's endpoint, checked, each call bounded by `timeout`.
+pub(crate) fn endpoint(url: &str, timeout: Duration) -> Result<tonic::transport::Endpoint, Error> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned()).map_err(|e| {
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            format!("OTLP endpoint {url:?}: {e}"),
+        )
+    })?;
+    Ok(endpoint.connect_timeout(timeout).timeout(timeout))
+}
+
+/// The resource every export names: the service.
+pub(crate) fn resource(service_name: String) -> Resource {
+    Resource {
+        attributes: vec![key_value("service.name", &Value::Str(service_name))],
+        ..Resource::default()
+    }
+}
+
+/// The instrumentation scope of every export: this crate.
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "mesh".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..InstrumentationScope::default()
     }
 }
 
