@@ -10,7 +10,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use mesh_core::telemetry::trace::{SpanContext, traceparent};
 use mesh_core::{Error, ErrorKind};
-use mesh_tower::{MeshClient, Target};
+use mesh_tower::MeshClient;
 
 use crate::cancel::Cancel;
 use crate::response::HttpResponse;
@@ -70,6 +70,7 @@ async fn send(
 ) -> Result<HttpResponse, Error> {
     let response = client.request(request).await?;
     let (parts, body) = response.into_parts();
+    let target = body.target().cloned();
     let body = Limited::new(body, max_body_bytes)
         .collect()
         .await
@@ -84,7 +85,6 @@ async fn send(
             }
         })?
         .to_bytes();
-    let target = parts.extensions.get::<Target>();
     let mut headers = Vec::with_capacity(parts.headers.len());
     let mut last = None;
     for (name, value) in parts.headers {
@@ -100,7 +100,7 @@ async fn send(
         status: parts.status,
         headers,
         body,
-        cluster: target.map(|t| t.cluster().name.clone()),
+        cluster: target.as_ref().map(|t| t.cluster().name.clone()),
         endpoint: target.map(|t| t.endpoint().endpoint().uri_authority().clone()),
         traceparent: parts.extensions.get::<SpanContext>().map(traceparent),
     })

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use http::Request;
 use mesh_core::config::{Backend, Cluster, HttpProtocol};
 use mesh_core::lb::EndpointSlot;
 use mesh_core::resilience::breaker::ClusterLimits;
 
 /// The routing decision for one attempt, inserted into the request's
 /// extensions by [`MeshService`](crate::MeshService) before the transport
-/// sees it, and into the response's extensions after. A transport reads it
+/// sees it, and held by the response's body after
+/// ([`MeshBody::target`](crate::MeshBody::target)). A transport reads it
 /// to choose the protocol (and, later, TLS settings); telemetry and
 /// callers read it to know where a request went and why. Cloning it is one
 /// reference-count increment.
@@ -74,19 +74,10 @@ impl Target {
     }
 }
 
-/// Whether `request` to `target` goes out over HTTP/2: gRPC always does,
-/// a cluster may ask for it, and a caller may by setting the request's
-/// version. Decided once per attempt, when the request is rewritten (which
-/// then sets the version).
-pub(crate) fn wants_http2<B>(request: &Request<B>, target: &Target) -> bool {
-    speaks_http2(
-        request.version(),
-        target.protocol(),
-        is_grpc(request.headers()),
-    )
-}
-
-/// The rule of [`wants_http2`], from its parts.
+/// Whether a request goes out over HTTP/2: gRPC always does, a cluster
+/// may ask for it, and a caller may by setting the request's version.
+/// Decided once per attempt, when the request is rewritten (which then
+/// sets the version).
 pub(crate) fn speaks_http2(version: http::Version, cluster: HttpProtocol, grpc: bool) -> bool {
     grpc || version == http::Version::HTTP_2 || cluster == HttpProtocol::Http2
 }

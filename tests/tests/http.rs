@@ -189,9 +189,9 @@ async fn a_response_counts_as_active_until_its_body_ends() {
         .await
         .expect("routed");
     let target = response
-        .extensions()
-        .get::<mesh_tower::Target>()
-        .expect("the decision rides on the response")
+        .body()
+        .target()
+        .expect("the decision rides on the response's body")
         .clone();
     assert_eq!(
         target.backend().subset.as_ref().map(|s| &*s.name),

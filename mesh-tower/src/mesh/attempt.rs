@@ -21,61 +21,99 @@ use super::body::{InFlight, MeshBody};
 use super::call::now;
 use super::report::AttemptSpan;
 use crate::BoxError;
-use crate::retry::ReplayBody;
+use crate::retry::{ReplayBody, ReplayHead};
 
 use crate::Target;
-use crate::target::wants_http2;
+use crate::target::speaks_http2;
 
-/// The caller's request head, for an attempt: taken by the only attempt
-/// of a request that cannot retry, copied for each attempt of one that may
-/// (a retry needs the head after the transport consumed it). Either way
-/// the head stays where the caller's future keeps it until the request is
-/// built, so an attempt's future holds a reference, not a head.
+/// The caller's request head, boxed out of the request's future (which
+/// every request allocates, and which stays small this way), and the copy
+/// of it the attempts after the first unpack, when the request may retry.
+pub(super) struct Heads {
+    pub(super) caller: Parts,
+    pub(super) copy: Option<ReplayHead>,
+    /// Whether an attempt took the caller's head.
+    taken: bool,
+}
+
+impl Heads {
+    pub(super) fn new(caller: Parts) -> Self {
+        Self {
+            caller,
+            copy: None,
+            taken: false,
+        }
+    }
+
+    /// Keeps a copy of the caller's head for the attempts after the first;
+    /// returns the head of the first and the copy, for attempts that run
+    /// side by side.
+    pub(super) fn keep_copy(&mut self) -> (&mut Parts, &ReplayHead) {
+        let copy = self.copy.insert(ReplayHead::pack(&self.caller));
+        (&mut self.caller, copy)
+    }
+
+    /// The head of the next attempt: the caller's, then its copy.
+    pub(super) fn next(&mut self) -> Head<'_> {
+        let taken = std::mem::replace(&mut self.taken, true);
+        match &self.copy {
+            Some(copy) if taken => Head::Packed(copy),
+            _ => Head::Owned(&mut self.caller),
+        }
+    }
+}
+
+/// The caller's request head, for an attempt: taken by the first attempt,
+/// unpacked from a copy by each one after it (a retry needs the head after
+/// the transport consumed it), copied for a mirror. Either way the head
+/// stays where the caller's future keeps it until the request is built, so
+/// an attempt's future holds a reference, not a head.
 pub(super) enum Head<'h> {
     /// The head, to take (an empty one is left in its place).
     Owned(&'h mut Parts),
-    /// The head, to copy.
+    /// A copy of the head, packed before the first attempt took it.
+    Packed(&'h ReplayHead),
+    /// The head, to clone.
     Shared(&'h Parts),
 }
 
 /// The request of one attempt: the caller's head pointed at `target`'s
-/// endpoint, with `body`. When the caller sent a `grpc-timeout`, the
-/// upstream is told what is left until `until`.
+/// endpoint, with `body`. `grpc_until` is the deadline to tell the
+/// upstream of in `grpc-timeout`, when the caller sent one.
 pub(super) fn attempt_request<B>(
     head: Head<'_>,
     body: B,
     target: &Target,
-    until: Option<Instant>,
+    grpc: bool,
+    grpc_until: Option<Instant>,
 ) -> Result<Request<B>, Error> {
-    // The caller's URI: the rewrite keeps its path and, over HTTP/1.1,
-    // its authority as `Host`; a copied head never copies it.
-    let taken_uri;
-    let (mut request, original) = match head {
-        Head::Owned(parts) => {
-            // An empty head allocates nothing.
-            let mut taken = std::mem::replace(parts, Request::new(()).into_parts().0);
-            taken_uri = std::mem::take(&mut taken.uri);
-            (Request::from_parts(taken, body), &taken_uri)
-        }
+    let mut parts = match head {
+        // An empty head allocates nothing.
+        Head::Owned(parts) => std::mem::replace(parts, Request::new(()).into_parts().0),
+        Head::Packed(packed) => packed.unpack()?,
         Head::Shared(head) => {
-            let mut request = Request::new(body);
-            *request.method_mut() = head.method.clone();
-            *request.version_mut() = head.version;
-            *request.headers_mut() = head.headers.clone();
-            *request.extensions_mut() = head.extensions.clone();
-            (request, &head.uri)
+            let mut parts = Request::new(()).into_parts().0;
+            parts.method = head.method.clone();
+            parts.uri = head.uri.clone();
+            parts.version = head.version;
+            parts.headers = head.headers.clone();
+            parts.extensions = head.extensions.clone();
+            parts
         }
     };
+    // The caller's URI: the rewrite keeps its path and, over HTTP/1.1,
+    // its authority as `Host`.
+    let original = std::mem::take(&mut parts.uri);
+    let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(target.clone());
-    if let Some(until) = until
-        && request.headers().contains_key(GRPC_TIMEOUT)
-    {
+    if let Some(until) = grpc_until {
         let remaining = until.saturating_duration_since(super::call::now());
         request
             .headers_mut()
             .insert(GRPC_TIMEOUT, format_grpc_timeout(remaining));
     }
-    rewrite(&mut request, original, target)?;
+    let http2 = speaks_http2(request.version(), target.protocol(), grpc);
+    rewrite(&mut request, &original, target, http2)?;
     Ok(request)
 }
 
@@ -85,8 +123,13 @@ pub(super) fn attempt_request<B>(
 /// URI and a differing `Host` is not allowed (RFC 9113 §8.3.1), so the
 /// endpoint's authority is what the server sees there. A request that
 /// goes out over HTTP/2 says so in its version, for the transport.
-fn rewrite<B>(request: &mut Request<B>, original: &Uri, target: &Target) -> Result<(), Error> {
-    if wants_http2(request, target) {
+fn rewrite<B>(
+    request: &mut Request<B>,
+    original: &Uri,
+    target: &Target,
+    http2: bool,
+) -> Result<(), Error> {
+    if http2 {
         *request.version_mut() = http::Version::HTTP_2;
         request.headers_mut().remove(http::header::HOST);
     } else {
@@ -121,17 +164,6 @@ fn insert_host(headers: &mut HeaderMap, uri: &Uri) -> Result<(), Error> {
         headers.insert(http::header::HOST, host);
     }
     Ok(())
-}
-
-/// Readies the caller's head for being copied by each attempt: over
-/// HTTP/1.1 it gets its `Host` now, once, rather than each copy growing
-/// its header map to take it.
-pub(super) fn prepare_for_copies(head: &mut Parts, http2: bool) -> Result<(), Error> {
-    if http2 {
-        Ok(())
-    } else {
-        insert_host(&mut head.headers, &head.uri)
-    }
 }
 
 /// The facts of a response head that retries and outlier detection read.
@@ -204,10 +236,18 @@ pub(crate) fn transport_error(e: impl Into<BoxError>) -> Error {
     }
 }
 
-/// The request's deadline and the timeout it came from, for messages.
-pub(super) struct Deadlines {
-    pub(super) request: Option<Instant>,
+/// What every attempt of a request shares: its deadline, and what its
+/// head says, read once.
+pub(super) struct RequestFacts {
+    /// The request's deadline.
+    pub(super) deadline: Option<Instant>,
+    /// The timeout the deadline came from, for messages.
     pub(super) timeout: Option<Duration>,
+    /// Whether the request is gRPC (by its content type).
+    pub(super) grpc: bool,
+    /// Whether the caller sent `grpc-timeout`: each attempt then tells its
+    /// endpoint the time left.
+    pub(super) grpc_timeout: bool,
 }
 
 /// One attempt under way: where it goes and what it holds.
@@ -283,7 +323,7 @@ impl<'s> Attempt<'s> {
         head: Head<'_>,
         body: ReplayBody<B>,
         until: Option<Instant>,
-        deadlines: &Deadlines,
+        facts: &RequestFacts,
     ) -> impl Future<Output = Result<Sent<R>, Error>>
     where
         S: Service<Request<ReplayBody<B>>, Response = Response<R>>,
@@ -296,7 +336,9 @@ impl<'s> Attempt<'s> {
             // A block: a moved-from local still takes room in the future
             // while its scope spans an await.
             let response = {
-                let mut request = attempt_request(head, body, &self.target, until)?;
+                let grpc_until = until.filter(|_| facts.grpc_timeout);
+                let mut request =
+                    attempt_request(head, body, &self.target, facts.grpc, grpc_until)?;
                 if let Some(span) = &self.span {
                     span.inject(request.headers_mut());
                 }
@@ -307,10 +349,7 @@ impl<'s> Attempt<'s> {
                 Some(until) => match tokio::time::timeout_at(until.into(), response).await {
                     Ok(result) => result,
                     Err(_) => {
-                        return Ok(Sent::Failed(
-                            FailureKind::Timeout,
-                            timed_out(until, deadlines),
-                        ));
+                        return Ok(Sent::Failed(FailureKind::Timeout, timed_out(until, facts)));
                     }
                 },
             };
@@ -343,9 +382,8 @@ impl<'s> Attempt<'s> {
     /// place in flight, or the attempt's error.
     pub(super) fn finish<R: Body>(self, sent: Sent<R>) -> Result<Response<MeshBody<R>>, Error> {
         match sent {
-            Sent::Response(mut response) => {
-                response.extensions_mut().insert(self.target);
-                Ok(response.map(|body| MeshBody::new(body, self.in_flight)))
+            Sent::Response(response) => {
+                Ok(response.map(|body| MeshBody::new(body, self.in_flight, self.target)))
             }
             Sent::Failed(_, error) => Err(error),
         }
@@ -353,8 +391,8 @@ impl<'s> Attempt<'s> {
 }
 
 /// The error of an attempt that got no response head by `until`.
-fn timed_out(until: Instant, deadlines: &Deadlines) -> Error {
-    let message = match (deadlines.request, deadlines.timeout) {
+fn timed_out(until: Instant, facts: &RequestFacts) -> Error {
+    let message = match (facts.deadline, facts.timeout) {
         (Some(request), Some(timeout)) if until >= request => {
             format!("request timeout of {timeout:?} elapsed")
         }

@@ -21,6 +21,7 @@ use mesh_core::telemetry::ResponseFlags;
 use pin_project_lite::pin_project;
 
 use super::report::PendingReport;
+use crate::Target;
 
 pin_project! {
     /// A response body from the mesh: the transport's body, unchanged, or
@@ -32,6 +33,7 @@ pin_project! {
         inner: Option<B>,
         in_flight: Option<InFlight>,
         report: Option<PendingReport>,
+        target: Option<Target>,
     }
 }
 
@@ -44,12 +46,13 @@ pub(crate) struct InFlight {
 }
 
 impl<B: Body> MeshBody<B> {
-    pub(super) fn new(inner: B, in_flight: InFlight) -> Self {
+    pub(super) fn new(inner: B, in_flight: InFlight, target: Target) -> Self {
         let in_flight = (!inner.is_end_stream()).then_some(in_flight);
         Self {
             inner: Some(inner),
             in_flight,
             report: None,
+            target: Some(target),
         }
     }
 
@@ -59,6 +62,7 @@ impl<B: Body> MeshBody<B> {
             inner: None,
             in_flight: None,
             report: None,
+            target: None,
         }
     }
 
@@ -69,6 +73,14 @@ impl<B: Body> MeshBody<B> {
         } else {
             self.report = Some(report);
         }
+    }
+
+    /// Where the mesh sent the request that this body answers: the
+    /// endpoint, cluster and route of its last attempt; `None` when the
+    /// mesh answered itself. (On the body rather than in the response's
+    /// extensions, where it would cost every response a map of its own.)
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_ref()
     }
 
     /// The transport's body; `None` when the mesh answered itself.

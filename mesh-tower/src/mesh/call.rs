@@ -39,16 +39,14 @@ use mesh_core::telemetry::{ResponseFlags, RetryReason, bump};
 use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle};
 use tower::ServiceExt;
 
-use super::attempt::{
-    Attempt, Deadlines, Head, attempt_request, prepare_for_copies, response_outcome,
-};
+use super::attempt::{Attempt, Head, Heads, RequestFacts, attempt_request, response_outcome};
 use super::body::MeshBody;
 use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::hedge::Hedged;
 use super::report::Report;
 use crate::Target;
 use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
-use crate::target::{is_grpc, speaks_http2};
+use crate::target::is_grpc;
 
 /// Sends `request` through the mesh over `transport`.
 ///
@@ -70,26 +68,28 @@ where
     let (head, body) = request.into_parts();
     let size = body.size_hint();
     let request_bytes = size.exact().unwrap_or(size.lower());
-    // Boxed: the head is a fifth of this future, which every request
-    // allocates; kept under 1 KiB the future stays in the allocator's
-    // small bins (a larger one makes glibc consolidate its fast bins on
-    // every request, which costs more than this small allocation).
-    let mut head = Box::new(head);
+    // Boxed (with the copy a retry will need): the head is a fifth of this
+    // future, which every request allocates; kept under 1 KiB the future
+    // stays in the allocator's small bins (a larger one makes glibc
+    // consolidate its fast bins on every request, which costs more than
+    // this small allocation).
+    let mut heads = Box::new(Heads::new(head));
     async move {
         let snapshot = snapshots.load();
-        let grpc = is_grpc(&head.headers);
+        let grpc = is_grpc(&heads.caller.headers);
         // Every way out goes through `report.finish` (a nested future
         // would store the transport and body once more). Boxed, as the
         // head is: inline it would take this future over 1 KiB.
         let mut report = Box::new(Report::start(
             snapshots.telemetry(),
-            &mut head,
+            &mut heads.caller,
             grpc,
             request_bytes,
         ));
         // The routing view of the head is dropped before the first await:
         // it would otherwise take room in every request's future.
         let (routed, injected) = {
+            let head = &heads.caller;
             let request = RequestHead::from_http(&head.method, &head.uri, &head.headers);
             let routed = match snapshot.route(&request, &mut ThreadRng) {
                 Ok(routed) => routed,
@@ -135,7 +135,7 @@ where
             None => None,
         };
         let Some(breaker) = &action.breaker else {
-            let result = attempts(&routed, transport, &mut head, body, grpc, &mut report).await;
+            let result = attempts(&routed, transport, &mut heads, body, grpc, &mut report).await;
             return report.finish(result);
         };
         let permit = match breaker.try_acquire(now()) {
@@ -153,7 +153,7 @@ where
         let result = Box::pin(attempts(
             &routed,
             transport,
-            &mut head,
+            &mut heads,
             body,
             grpc,
             &mut report,
@@ -176,7 +176,7 @@ where
 fn attempts<'r, 's, S, B, ResBody>(
     routed: &'r Routed<'s>,
     mut transport: S,
-    head: &'r mut Parts,
+    heads: &'r mut Heads,
     body: B,
     grpc: bool,
     report: &'r mut Report<'s>,
@@ -189,14 +189,14 @@ where
     async move {
         let action = &routed.route.action;
         let started = now();
-        let timeout = deadline::request_timeout(
-            action.timeout,
-            action.max_stream_duration,
-            head.headers.get(GRPC_TIMEOUT),
-        );
-        let deadlines = Deadlines {
-            request: timeout.and_then(|t| started.checked_add(t)),
+        let grpc_timeout = heads.caller.headers.get(GRPC_TIMEOUT);
+        let timeout =
+            deadline::request_timeout(action.timeout, action.max_stream_duration, grpc_timeout);
+        let facts = RequestFacts {
+            deadline: timeout.and_then(|t| started.checked_add(t)),
             timeout,
+            grpc,
+            grpc_timeout: grpc_timeout.is_some(),
         };
         let mirrors = routed.mirrors(&mut ThreadRng);
         let policy = action.retry.as_deref();
@@ -213,7 +213,7 @@ where
         };
         if let Some(replayer) = &replayer {
             for target in mirrors {
-                shadow(&transport, head, routed, target, replayer);
+                shadow(&transport, &heads.caller, grpc, routed, target, replayer);
             }
         }
 
@@ -223,13 +223,7 @@ where
             let mut attempt = Attempt::start(routed, pick)?;
             attempt.span = report.attempt_span();
             let sent = attempt
-                .send(
-                    &mut transport,
-                    Head::Owned(head),
-                    body,
-                    deadlines.request,
-                    &deadlines,
-                )
+                .send(&mut transport, heads.next(), body, facts.deadline, &facts)
                 .await?;
             let outcome = sent.outcome(grpc);
             attempt.report(routed, &outcome);
@@ -247,23 +241,21 @@ where
                     max_hedges: policy.num_retries,
                 })
         });
-        prepare_for_copies(
-            head,
-            speaks_http2(head.version, routed.cluster.protocol, grpc),
-        )?;
         let mut retry = RetryState::new(policy, budget, hedge, started, timeout);
+        // The first attempt takes the caller's head; the others unpack a copy.
         if hedge.is_some() {
+            let (first, copy) = heads.keep_copy();
             let hedged = Hedged {
                 routed,
                 transport,
-                head,
-                deadlines: &deadlines,
-                grpc,
+                head: copy,
+                facts: &facts,
                 report,
             };
             // Boxed: the common future stays small for requests that do not hedge.
-            return Box::pin(hedged.run(retry, body, replayer)).await;
+            return Box::pin(hedged.run(retry, first, body, replayer)).await;
         }
+        heads.keep_copy();
         let mut attempt_start = started;
         loop {
             // A block, so the attempt and its outcome are gone (and take
@@ -277,7 +269,7 @@ where
                 let host = HostId::of(attempt.pick.slot);
                 let until = retry.per_try_deadline(attempt_start);
                 let sent = attempt
-                    .send(&mut transport, Head::Shared(head), body, until, &deadlines)
+                    .send(&mut transport, heads.next(), body, until, &facts)
                     .await?;
                 let outcome = sent.outcome(grpc);
                 attempt.report(routed, &outcome);
@@ -340,6 +332,7 @@ fn aborted<R: Body>(code: AbortCode) -> Response<MeshBody<R>> {
 fn shadow<S, B, R>(
     transport: &S,
     head: &Parts,
+    grpc: bool,
     routed: &Routed<'_>,
     target: MirrorTarget,
     replayer: &Replayer,
@@ -358,7 +351,7 @@ fn shadow<S, B, R>(
         target.limits,
         routed.route.name.clone(),
     );
-    let Ok(mut request) = attempt_request(Head::Shared(head), body, &shadow, None) else {
+    let Ok(mut request) = attempt_request(Head::Shared(head), body, &shadow, grpc, None) else {
         return;
     };
     if let Some(host) = request.headers().get(HOST).and_then(|h| h.to_str().ok())

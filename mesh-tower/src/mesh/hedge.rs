@@ -23,12 +23,12 @@ use mesh_core::telemetry::RetryReason;
 use mesh_core::{Error, ErrorKind, Routed};
 use tokio::time::Sleep;
 
-use super::attempt::{Attempt, Deadlines, Head, Sent};
+use super::attempt::{Attempt, Head, RequestFacts, Sent};
 use super::body::MeshBody;
 use super::bounds::{RequestBody, ResponseBody, Transport};
 use super::call::{next_body, now as clock};
 use super::report::{AttemptSpan, Report};
-use crate::retry::{ReplayBody, Replayer};
+use crate::retry::{ReplayBody, ReplayHead, Replayer};
 
 /// One attempt in flight: its place, and its outcome when it ends.
 type InFlight<'s, R> =
@@ -44,9 +44,9 @@ enum Wake<'s, R> {
 pub(super) struct Hedged<'a, 's, 'p, S> {
     pub(super) routed: &'a Routed<'s>,
     pub(super) transport: S,
-    pub(super) head: &'a Parts,
-    pub(super) deadlines: &'a Deadlines,
-    pub(super) grpc: bool,
+    /// The head for every attempt after the first.
+    pub(super) head: &'a ReplayHead,
+    pub(super) facts: &'a RequestFacts,
     pub(super) report: &'a mut Report<'p>,
 }
 
@@ -55,6 +55,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
     pub(super) async fn run<B, R>(
         self,
         mut retry: RetryState<&RetryPolicy>,
+        first_head: &'a mut Parts,
         first: ReplayBody<B>,
         replayer: Replayer,
     ) -> Result<Response<MeshBody<R>>, Error>
@@ -65,8 +66,9 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
         'a: 's,
     {
         let span = self.report.attempt_span();
+        let head = Head::Owned(first_head);
         let mut in_flight: Vec<(HostId, InFlight<'s, R>)> =
-            vec![self.launch(&retry, &[], first, span)?];
+            vec![self.launch(&retry, &[], head, first, span)?];
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         // A retry waiting out its backoff, and when it may go.
         let mut retry_at: Option<Instant> = None;
@@ -77,14 +79,16 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
                 // The retry's reason was counted when it was decided.
                 let busy = hosts(&in_flight);
                 let span = self.report.attempt_span();
-                in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?, span)?);
+                let (head, body) = (Head::Packed(self.head), next_body(&replayer)?);
+                in_flight.push(self.launch(&retry, &busy, head, body, span)?);
             }
             let hedge_at = match retry.poll_hedge(now) {
                 Hedge::Send => {
                     self.routed.resilience.stats().retried(RetryReason::Hedge);
                     let busy = hosts(&in_flight);
                     let span = self.report.attempt_span();
-                    in_flight.push(self.launch(&retry, &busy, next_body(&replayer)?, span)?);
+                    let (head, body) = (Head::Packed(self.head), next_body(&replayer)?);
+                    in_flight.push(self.launch(&retry, &busy, head, body, span)?);
                     continue;
                 }
                 Hedge::At(at) => Some(at),
@@ -123,7 +127,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
             };
             let sent = sent?;
             let now = clock();
-            let outcome = sent.outcome(self.grpc);
+            let outcome = sent.outcome(self.facts.grpc);
             attempt.report(self.routed, &outcome);
             self.report.tried(attempt.pick.slot, sent.failure());
             retry.set_body_replayable(replayer.is_replayable());
@@ -159,6 +163,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
         &self,
         retry: &RetryState<&RetryPolicy>,
         busy: &[HostId],
+        head: Head<'a>,
         body: ReplayBody<B>,
         span: Option<AttemptSpan>,
     ) -> Result<(HostId, InFlight<'s, R>), Error>
@@ -177,16 +182,10 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
         attempt.span = span;
         let host = HostId::of(attempt.pick.slot);
         let mut transport = self.transport.clone();
-        let (head, deadlines) = (self.head, self.deadlines);
+        let facts = self.facts;
         let in_flight: InFlight<'s, R> = Box::pin(async move {
             let sent = attempt
-                .send(
-                    &mut transport,
-                    Head::Shared(head),
-                    body,
-                    deadlines.request,
-                    deadlines,
-                )
+                .send(&mut transport, head, body, facts.deadline, facts)
                 .await;
             (attempt, sent)
         });

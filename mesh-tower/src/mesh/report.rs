@@ -347,7 +347,7 @@ impl<'s> Report<'s> {
         self.done = true;
         match result {
             Ok(mut response) => {
-                let destination = match response.extensions().get::<Target>() {
+                let destination = match response.body().target() {
                     Some(target) => self.telemetry.destination(Reached::Endpoint {
                         cluster: &target.cluster().name,
                         slot: target.endpoint(),

@@ -5,5 +5,7 @@
 //! (conditions, backoff, budget, hedging) are mesh-core's.
 
 mod replay_body;
+mod replay_head;
 
 pub use replay_body::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
+pub(crate) use replay_head::ReplayHead;
