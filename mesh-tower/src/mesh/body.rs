@@ -66,9 +66,11 @@ impl<B: Body> MeshBody<B> {
         }
     }
 
-    /// Reports the request when the body ends (at once if it already has).
+    /// Reports the request when the body ends (at once if it already has,
+    /// and so holds no place in flight: asking the body again would take
+    /// an HTTP/2 stream's lock once more).
     pub(super) fn report_at_end(&mut self, mut report: PendingReport) {
-        if self.is_end_stream() {
+        if self.in_flight.is_none() {
             report.ended();
         } else {
             self.report = Some(report);
