@@ -21,8 +21,8 @@ mod span;
 mod tracer;
 
 pub use context::{
-    Propagation, SpanContext, extract, extract_b3, hex, inject, parse_b3_single, parse_traceparent,
-    traceparent,
+    Propagation, SpanContext, TRACEPARENT, TRACESTATE, extract, extract_b3, hex, inject,
+    parse_b3_single, parse_traceparent, traceparent,
 };
 pub use otlp::{OtlpOptions, exporter};
 pub use sampler::Sampler;
