@@ -8,11 +8,14 @@
 //! swapping an idle count of zero for [`CLOSED`], so a connection is never
 //! closed under a request and never handed a request once closed.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use mesh_core::config::ConnectionPool;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The `active` count of a closed connection.
@@ -29,8 +32,10 @@ pub(super) struct Lifecycle {
     idle_since: AtomicU64,
     /// Set once it may take no more requests: it closes when they end.
     retired: AtomicBool,
-    /// Wakes the driver when a retired connection's last request ends.
-    drained: Notify,
+    /// Wakes the driver when a retired connection's last request ends
+    /// (the driver registers on every poll: an atomic swap, where a
+    /// `Notify` would take its lock each time).
+    drained: AtomicWaker,
     opened: Instant,
 }
 
@@ -41,7 +46,7 @@ impl Lifecycle {
             served: AtomicU32::new(0),
             idle_since: AtomicU64::new(0),
             retired: AtomicBool::new(false),
-            drained: Notify::new(),
+            drained: AtomicWaker::new(),
             opened: Instant::now(),
         }
     }
@@ -83,7 +88,7 @@ impl Lifecycle {
             self.idle_since
                 .store(u64::try_from(idle).unwrap_or(u64::MAX), Ordering::Release);
             if self.retired.load(Ordering::Acquire) {
-                self.drained.notify_one();
+                self.drained.wake();
             }
         }
     }
@@ -91,6 +96,12 @@ impl Lifecycle {
     /// No new request may start on it.
     pub(super) fn retire(&self) {
         self.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether it is retired with no request in flight: the driver may
+    /// close it.
+    fn is_drained(&self) -> bool {
+        self.retired.load(Ordering::Acquire) && self.active.load(Ordering::Acquire) == 0
     }
 
     /// Whether it may take requests (it may still be full).
@@ -166,23 +177,40 @@ impl From<&ConnectionPool> for Timers {
 /// Drives `connection` until it ends, or until its timers or retirement
 /// close it while idle (dropping the connection closes the socket).
 pub(super) async fn drive<F: Future>(connection: F, life: &Lifecycle, timers: Timers) {
-    let mut connection = std::pin::pin!(connection);
+    let mut connection = pin!(connection);
     loop {
         let now = Instant::now();
         if life.check(&timers, now) {
             return;
         }
-        let drained = life.drained.notified();
-        let wait = async {
-            match life.next_check(&timers, now) {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+        let mut timer = pin!(life.next_check(&timers, now).map(tokio::time::sleep_until));
+        // The waker the drain signal and the timer hold: lent again only
+        // when it changes, not on each of the connection's many polls.
+        let mut lent: Option<Waker> = None;
+        let ended = poll_fn(|cx| {
+            // The connection first: it is what wakes this task on almost
+            // every poll.
+            if connection.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(true);
             }
-        };
-        tokio::select! {
-            _ = &mut connection => return,
-            () = wait => {}
-            () = drained => {}
+            if !lent.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                life.drained.register(cx.waker());
+                if let Some(timer) = timer.as_mut().as_pin_mut()
+                    && timer.poll(cx).is_ready()
+                {
+                    return Poll::Ready(false);
+                }
+                lent = Some(cx.waker().clone());
+            }
+            let timer_fired = timer.as_ref().as_pin_ref().is_some_and(|t| t.is_elapsed());
+            if life.is_drained() || timer_fired {
+                return Poll::Ready(false);
+            }
+            Poll::Pending
+        })
+        .await;
+        if ended {
+            return;
         }
     }
 }
