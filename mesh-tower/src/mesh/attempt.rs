@@ -18,7 +18,6 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use super::body::{InFlight, MeshBody};
-use super::call::now;
 use super::report::AttemptSpan;
 use crate::BoxError;
 use crate::retry::{ReplayBody, ReplayHead};
@@ -368,8 +367,14 @@ impl<'s> Attempt<'s> {
         }
     }
 
-    /// Feeds the outcome to the cluster's outlier detector.
-    pub(super) fn report(&self, routed: &Routed<'_>, outcome: &Outcome) {
+    /// Feeds the outcome to the cluster's outlier detector (which reads
+    /// the time from `now` only if it detects outliers).
+    pub(super) fn report(
+        &self,
+        routed: &Routed<'_>,
+        outcome: &Outcome,
+        now: impl FnOnce() -> Instant,
+    ) {
         let resilience = routed.resilience;
         if resilience.detects_outliers()
             && let Some(result) = CallResult::of(outcome)

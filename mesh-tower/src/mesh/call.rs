@@ -188,7 +188,7 @@ where
 {
     async move {
         let action = &routed.route.action;
-        let started = now();
+        let started = report.timeout_start();
         let grpc_timeout = heads.caller.headers.get(GRPC_TIMEOUT);
         let timeout =
             deadline::request_timeout(action.timeout, action.max_stream_duration, grpc_timeout);
@@ -226,7 +226,7 @@ where
                 .send(&mut transport, heads.next(), body, facts.deadline, &facts)
                 .await?;
             let outcome = sent.outcome(grpc);
-            attempt.report(routed, &outcome);
+            attempt.report(routed, &outcome, now);
             report.tried(attempt.pick.slot, sent.failure());
             report.attempt_ended(attempt.span.take(), &attempt.target, &outcome, None);
             return attempt.finish(sent);
@@ -272,10 +272,11 @@ where
                     .send(&mut transport, heads.next(), body, until, &facts)
                     .await?;
                 let outcome = sent.outcome(grpc);
-                attempt.report(routed, &outcome);
+                let ended = now();
+                attempt.report(routed, &outcome, || ended);
                 report.tried(attempt.pick.slot, sent.failure());
                 retry.set_body_replayable(replayer.is_replayable());
-                let next = retry.on_outcome(&outcome, Some(host), now(), &mut ThreadRng);
+                let next = retry.on_outcome(&outcome, Some(host), ended, &mut ThreadRng);
                 let retried = match next {
                     Next::RetryAfter(delay) => Some((RetryReason::of(&outcome), delay)),
                     _ => None,

@@ -128,7 +128,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
             let sent = sent?;
             let now = clock();
             let outcome = sent.outcome(self.facts.grpc);
-            attempt.report(self.routed, &outcome);
+            attempt.report(self.routed, &outcome, || now);
             self.report.tried(attempt.pick.slot, sent.failure());
             retry.set_body_replayable(replayer.is_replayable());
             let host = HostId::of(attempt.pick.slot);

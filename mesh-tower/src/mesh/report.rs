@@ -114,14 +114,14 @@ impl<'s> Report<'s> {
             let handed = head.extensions.get::<SpanContext>().copied();
             let parent = match handed {
                 Some(context) => Some(context),
-                None => match head.headers.get("traceparent") {
+                None => match head.headers.get(&trace::TRACEPARENT) {
                     Some(value) => {
                         let parsed = trace::parse_traceparent(value.as_bytes());
                         if parsed.is_none() {
                             // W3C: a malformed traceparent restarts the
                             // trace, and its tracestate goes with it.
-                            head.headers.remove("traceparent");
-                            head.headers.remove("tracestate");
+                            head.headers.remove(&trace::TRACEPARENT);
+                            head.headers.remove(&trace::TRACESTATE);
                         }
                         parsed
                     }
@@ -299,6 +299,16 @@ impl<'s> Report<'s> {
     /// Fault injection did something to the request.
     pub(super) fn flag(&mut self, flag: ResponseFlags) {
         self.flags |= flag;
+    }
+
+    /// When the request's timeout starts: when it came in, or after the
+    /// delay fault injection held it (which does not count against it).
+    pub(super) fn timeout_start(&self) -> Instant {
+        if self.flags.contains(ResponseFlags::DELAY_INJECTED) {
+            now()
+        } else {
+            self.started
+        }
     }
 
     /// An attempt went to `slot`; `failure` says how it failed, if it
