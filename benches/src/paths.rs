@@ -14,7 +14,8 @@
 //!   connections carrying the same load — over HTTP/2 throughput depends
 //!   on how many connections share the work;
 //! - [`PathKind::MeshStatic`] and [`PathKind::MeshFull`]: `MeshClient` over
-//!   the configs of [`crate::configs`], naming the logical host;
+//!   the configs of [`crate::configs`], naming the logical host; the full
+//!   chain and its routing alone also trace, with no request sampled;
 //! - [`PathKind::Sidecar`]: the raw client to the first proxy of a
 //!   [`crate::proxy::SidecarPair`].
 //!
@@ -31,6 +32,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use mesh_core::SnapshotHandle;
+use mesh_core::telemetry::trace::{Sampler, SpanQueue, Tracer, TracerConfig};
+use mesh_core::telemetry::{SourceLabels, Telemetry};
 use mesh_tower::MeshClient;
 
 use crate::configs;
@@ -114,7 +118,7 @@ impl fmt::Display for PathKind {
             PathKind::MeshStatic => f.write_str("mesh, static config (routing + balancing)"),
             PathKind::MeshFull => f.write_str(
                 "mesh, full chain (routing, subsets, P2C, timeouts, retries, budget, breaker, \
-                 outlier detection, Istio metrics)",
+                 outlier detection, Istio metrics, tracing unsampled)",
             ),
             PathKind::MeshRouting => f.write_str(
                 "mesh, the full chain's routing only (no retries, breaker limits or outlier \
@@ -250,10 +254,28 @@ impl Path {
                 let uri = format!("http://{}{REQUEST_PATH}", configs::HOST)
                     .parse()
                     .map_err(|e| format!("uri: {e}"))?;
+                let mut snapshots = SnapshotHandle::from_config(config);
+                let mut spans = None;
+                if matches!(self.kind, PathKind::MeshFull | PathKind::MeshRouting) {
+                    // Tracing on, and this request unsampled: parent-based
+                    // (the default's shape) with no new trace recorded.
+                    let sampler = Sampler {
+                        ratio: 0.0,
+                        parent_based: true,
+                    };
+                    let (tracer, queue) = Tracer::new(TracerConfig {
+                        sampler,
+                        ..TracerConfig::default()
+                    });
+                    let telemetry = Telemetry::new(SourceLabels::default()).with_tracer(tracer);
+                    snapshots = snapshots.with_telemetry(Arc::new(telemetry));
+                    spans = Some(Arc::new(queue));
+                }
                 Ok(PathClient::Mesh {
-                    client: MeshClient::from_config(config),
+                    client: MeshClient::new(Arc::new(snapshots)),
                     uri,
                     version,
+                    _spans: spans,
                 })
             }
         }
@@ -321,6 +343,9 @@ pub enum PathClient {
         uri: Uri,
         /// The HTTP version of every request.
         version: Version,
+        /// The tracer's span queue, when the path traces (no span reaches
+        /// it: nothing is sampled).
+        _spans: Option<Arc<SpanQueue>>,
     },
 }
 
@@ -349,6 +374,7 @@ impl PathClient {
                 client,
                 uri,
                 version,
+                ..
             } => {
                 let response = client
                     .request(request(uri, *version)?)

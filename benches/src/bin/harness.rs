@@ -5,14 +5,17 @@
 //!
 //! ```text
 //! harness [--smoke] [--out FILE] [--reps N] [--no-proxies] [--no-scale] [--no-traffic]
-//!         [--only raw|raw-spread|mesh-static|mesh-full|mesh-routing|nginx|haproxy]
+//!         [--only PATH[,PATH...]]
 //! ```
+//!
+//! (a `PATH` is `raw`, `raw-spread`, `mesh-static`, `mesh-full`,
+//! `mesh-routing`, `nginx` or `haproxy`)
 //!
 //! `scripts/bench.sh` installs the proxies, builds this binary and the
 //! `scale` and `xds_scale` probes next to it, and runs it. `--smoke` runs a tiny iteration
 //! of everything (for CI: a second or two, figures meaningless). The report
 //! goes to standard output, and to `--out` when given; progress goes to
-//! standard error. `--only` runs one path (to profile it, e.g. under
+//! standard error. `--only` runs the paths named (one, to profile it, e.g. under
 //! `perf record` or `valgrind --tool=callgrind`). Every loop is bounded in
 //! count and time, and all traffic stays on 127.0.0.1.
 
@@ -30,7 +33,7 @@ use mesh_benches::scale_run::run_scale;
 use mesh_benches::xds_scale_run::run_xds_scale;
 
 const USAGE: &str = "usage: harness [--smoke] [--out FILE] [--reps N] [--no-proxies] [--no-scale] \
-                     [--no-traffic] [--only raw|raw-spread|mesh-static|mesh-full|nginx|haproxy]";
+                     [--no-traffic] [--only PATH[,PATH...]]";
 
 /// What the command line asked for.
 #[derive(Debug, Default)]
@@ -170,8 +173,9 @@ fn run(options: &Options) -> Result<(), String> {
             }
         }
         if let Some(only) = &options.only {
-            paths.retain(|p| p.kind.slug() == only);
-            unavailable.retain(|(kind, _)| kind.slug() == only);
+            let named = |slug: &str| only.split(',').any(|name| name == slug);
+            paths.retain(|p| named(p.kind.slug()));
+            unavailable.retain(|(kind, _)| named(kind.slug()));
         }
         setups.push(SetupPaths {
             setup,

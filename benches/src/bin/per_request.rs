@@ -10,14 +10,18 @@
 //! the counts gives the instructions of one request, start-up excluded.
 //!
 //! ```text
-//! per_request raw|raw-spread|mesh-static|mesh-full|mesh-routing http1|http2 N
+//! per_request raw|raw-spread|mesh-static|mesh-full|mesh-routing http1|http2 N [C]
 //! ```
+//!
+//! With `C`, the requests go `C` at a time (each of `C` tasks sends its
+//! share in turn), as in the harness's throughput runs: what a request
+//! costs when others are in flight beside it.
 
 use mesh_benches::backend::Backend;
 use mesh_benches::paths::{Path, Protocol};
 
 const USAGE: &str =
-    "usage: per_request raw|raw-spread|mesh-static|mesh-full|mesh-routing http1|http2 N";
+    "usage: per_request raw|raw-spread|mesh-static|mesh-full|mesh-routing http1|http2 N [C]";
 
 /// Requests before counting starts to matter: connections open, caches
 /// fill.
@@ -32,8 +36,14 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [path, protocol, count] = args.as_slice() else {
-        return Err(USAGE.into());
+    let (path, protocol, count, in_flight) = match args.as_slice() {
+        [path, protocol, count] => (path, protocol, count, "1"),
+        [path, protocol, count, in_flight] => (path, protocol, count, in_flight.as_str()),
+        _ => return Err(USAGE.into()),
+    };
+    let in_flight: usize = match in_flight.parse() {
+        Ok(n) if n > 0 => n,
+        _ => return Err(format!("C {in_flight:?}: {USAGE}")),
     };
     let protocol = match protocol.as_str() {
         "http1" => Protocol::Http1,
@@ -58,8 +68,21 @@ fn run() -> Result<(), String> {
             other => return Err(format!("path {other:?}: {USAGE}")),
         };
         let client = path.client(protocol)?;
-        for _ in 0..WARM_UP + count {
-            client.send().await?;
+        let total = WARM_UP + count;
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..in_flight {
+            let client = client.clone();
+            // Task `task` sends every `in_flight`-th request.
+            let share = (total + in_flight - 1 - task) / in_flight;
+            tasks.spawn(async move {
+                for _ in 0..share {
+                    client.send().await?;
+                }
+                Ok::<(), String>(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| format!("task: {e}"))??;
         }
         Ok(())
     })

@@ -189,12 +189,12 @@ impl Report {
         let _ = writeln!(
             out,
             "3. **mesh, full chain** (routing, subsets, P2C, timeouts, retries, budget, \
-             breaker, outlier detection, Istio's metrics recorded; tracing off): the order-service canary — three \
+             breaker, outlier detection, Istio's metrics recorded, tracing on with the request unsampled): the order-service canary — three \
              header-matched routes (exact, prefix, regex) scanned and missed, then a URI-prefix \
              route splitting 80/20 between subsets v1/v2 by label, least request (P2C) over \
              three endpoints, an 800 ms route timeout and a 250 ms per-try timeout (a timer \
              per attempt), a retry policy (3 attempts on 5xx, reset, connect-failure: the \
-             request head copied for a retry, the retry budget counted), the `max_requests` \
+             request head packed for a retry, the retry budget counted), the `max_requests` \
              breaker (a permit per attempt) and outlier detection (every outcome recorded); \
              nothing fails, so no retry is made. A hash policy cannot apply (Istio makes \
              consistent hashing the alternative to least request)."
@@ -202,8 +202,9 @@ impl Report {
         let _ = writeln!(
             out,
             "4. **mesh, routing only**: the full chain's configuration without its \
-             resilience (no retry policy, no breaker limits, no outlier detection): the full \
-             chain minus this is what the resilience chain costs per request."
+             resilience (no retry policy, no breaker limits, no outlier detection; metrics \
+             and unsampled tracing kept): the full chain minus this is what the resilience \
+             chain costs per request."
         );
         let _ = writeln!(
             out,
