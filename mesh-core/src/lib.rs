@@ -26,4 +26,4 @@ pub mod xds;
 
 pub use error::{Error, ErrorKind};
 pub use request::RequestHead;
-pub use snapshot::{MirrorTarget, Picked, RouteRef, Routed, Snapshot, SnapshotHandle};
+pub use snapshot::{ArmTarget, MirrorTarget, Picked, RouteRef, Routed, Snapshot, SnapshotHandle};

@@ -57,13 +57,29 @@ struct ClusterState {
     resilience: Arc<ClusterResilience>,
 }
 
-/// One backend of a route, resolved: its cluster, its endpoint group and
-/// the cluster's live state.
+/// One backend of a route, resolved: its endpoint group, the cluster's
+/// live state, and what attempts there carry (the cluster among it).
 #[derive(Debug, Clone)]
 struct CompiledArm {
-    cluster: Arc<Cluster>,
     group: Arc<EndpointGroup>,
     resilience: Arc<ClusterResilience>,
+    target: Arc<ArmTarget>,
+}
+
+/// Where an attempt on one backend of a route goes, shared by every
+/// attempt there: built once per snapshot, so what an attempt carries to
+/// its transport costs one reference count, not one per part.
+#[derive(Debug)]
+pub struct ArmTarget {
+    /// The backend (cluster and subset).
+    pub backend: Backend,
+    /// Its cluster.
+    pub cluster: Arc<Cluster>,
+    /// The cluster's circuit-breaker counters (the transport counts its
+    /// connections and waiting requests against them).
+    pub limits: Arc<ClusterLimits>,
+    /// The name of the route.
+    pub route: Arc<str>,
 }
 
 /// A routed request: the route, the chosen backend, and where to pick.
@@ -73,13 +89,13 @@ pub struct Routed<'s> {
     pub route: &'s Route,
     /// The backend drawn (cluster and subset).
     pub backend: &'s Backend,
-    /// The backend's cluster.
-    pub cluster: &'s Arc<Cluster>,
     /// The request's hash under the route's hash policy, when the cluster
     /// balances on a ring (`None` otherwise, or when no policy found input).
     pub hash: Option<u64>,
     /// The cluster's live state: retry budget, breakers, outlier detector.
     pub resilience: &'s Arc<ClusterResilience>,
+    /// The backend, its cluster, breaker counters and route, shared.
+    pub target: &'s Arc<ArmTarget>,
     group: &'s EndpointGroup,
     /// The route's mirrors, resolved, in `route.action.mirrors` order.
     mirrors: &'s [CompiledArm],
@@ -88,15 +104,11 @@ pub struct Routed<'s> {
 /// Where one shadow copy of a request goes (see [`Routed::mirrors`]).
 #[derive(Debug, Clone)]
 pub struct MirrorTarget {
-    /// The shadow backend.
-    pub backend: Backend,
-    /// Its cluster.
-    pub cluster: Arc<Cluster>,
+    /// The shadow backend, its cluster and breaker counters (its
+    /// connections count against them).
+    pub target: Arc<ArmTarget>,
     /// The endpoint picked.
     pub endpoint: Picked,
-    /// The shadow cluster's circuit-breaker counters (its connections
-    /// count against them).
-    pub limits: Arc<ClusterLimits>,
 }
 
 /// The endpoint chosen for an attempt.
@@ -154,7 +166,7 @@ impl Snapshot {
                         .map(|r| {
                             r.action
                                 .all_backends()
-                                .map(|b| compile_arm(b, &config, &clusters, &mut groups))
+                                .map(|b| compile_arm(r, b, &config, &clusters, &mut groups))
                                 .collect()
                         })
                         .collect()
@@ -212,7 +224,7 @@ impl Snapshot {
                 for (backend, arm) in route.action.all_backends().zip(arms) {
                     let unchanged = config
                         .cluster(&backend.cluster)
-                        .is_some_and(|c| Arc::ptr_eq(c, &arm.cluster));
+                        .is_some_and(|c| Arc::ptr_eq(c, &arm.target.cluster));
                     if unchanged && !groups.contains_key(backend) {
                         groups.insert(backend.clone(), arm.group.clone());
                     }
@@ -331,10 +343,12 @@ fn cluster_slots(
         .collect()
 }
 
-/// Resolves `backend`; its endpoint group is shared by every route that
-/// names the same backend. (A cluster missing from the configuration,
-/// which `MeshConfig` validation rules out, resolves to an empty one.)
+/// Resolves `backend` of `route`; its endpoint group is shared by every
+/// route that names the same backend. (A cluster missing from the
+/// configuration, which `MeshConfig` validation rules out, resolves to an
+/// empty one.)
 fn compile_arm(
+    route: &Route,
     backend: &Backend,
     config: &MeshConfig,
     clusters: &HashMap<Arc<str>, ClusterState>,
@@ -370,10 +384,16 @@ fn compile_arm(
             ))
         })
         .clone();
-    CompiledArm {
+    let target = Arc::new(ArmTarget {
+        backend: backend.clone(),
         cluster,
+        limits: resilience.limits().clone(),
+        route: route.name.clone(),
+    });
+    CompiledArm {
         group,
         resilience,
+        target,
     }
 }
 
@@ -411,7 +431,7 @@ fn route_in(
     })?;
     let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
     let (arm, _) = routing::choose_backend(&route.action.destination, rng);
-    let cluster = &compiled.arms[index.virtual_host][index.route][arm].cluster;
+    let cluster = &compiled.arms[index.virtual_host][index.route][arm].target.cluster;
     // Only a ring needs the hash: skip the work for other policies.
     let hash = match cluster.lb_policy {
         LbPolicy::RingHash { .. } => routing::request_hash(&route.action.hash_policy, request),
@@ -434,9 +454,9 @@ impl CompiledTable {
         Routed {
             route,
             backend: route.action.destination.backend_at(at.arm),
-            cluster: &arm.cluster,
             hash: at.hash,
             resilience: &arm.resilience,
+            target: &arm.target,
             group: &arm.group,
             mirrors,
         }
@@ -487,7 +507,7 @@ impl<'s> Routed<'s> {
                     ErrorKind::NoHealthyEndpoint,
                     format!(
                         "cluster {:?}{subset} has no healthy endpoint",
-                        self.cluster.name
+                        self.target.cluster.name
                     ),
                 )
             })
@@ -504,7 +524,7 @@ impl<'s> Routed<'s> {
             .map_err(|overflow| {
                 Error::new(
                     ErrorKind::Overloaded,
-                    format!("cluster {:?}: {overflow}", self.cluster.name),
+                    format!("cluster {:?}: {overflow}", self.target.cluster.name),
                 )
             })
     }
@@ -526,10 +546,8 @@ impl<'s> Routed<'s> {
             }
             if let Some(endpoint) = arm.group.pick(None, rng) {
                 targets.push(MirrorTarget {
-                    backend: policy.backend.clone(),
-                    cluster: arm.cluster.clone(),
+                    target: arm.target.clone(),
                     endpoint: endpoint.clone(),
-                    limits: arm.resilience.limits().clone(),
                 });
             }
         }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use mesh_core::ArmTarget;
 use mesh_core::config::{Backend, Cluster, HttpProtocol};
 use mesh_core::lb::EndpointSlot;
 use mesh_core::resilience::breaker::ClusterLimits;
@@ -11,66 +12,49 @@ use mesh_core::resilience::breaker::ClusterLimits;
 /// sees it, and held by the response's body after
 /// ([`MeshBody::target`](crate::MeshBody::target)). A transport reads it
 /// to choose the protocol (and, later, TLS settings); telemetry and
-/// callers read it to know where a request went and why. Cloning it is one
-/// reference-count increment.
+/// callers read it to know where a request went and why. Cloning it is two
+/// reference-count increments: the route arm's part is shared by every
+/// attempt on it.
 #[derive(Debug, Clone)]
-pub struct Target(Arc<Decision>);
-
-#[derive(Debug)]
-struct Decision {
+pub struct Target {
+    arm: Arc<ArmTarget>,
     endpoint: Arc<EndpointSlot>,
-    backend: Backend,
-    cluster: Arc<Cluster>,
-    limits: Arc<ClusterLimits>,
-    route: Arc<str>,
 }
 
 impl Target {
-    pub(crate) fn new(
-        endpoint: Arc<EndpointSlot>,
-        backend: Backend,
-        cluster: Arc<Cluster>,
-        limits: Arc<ClusterLimits>,
-        route: Arc<str>,
-    ) -> Self {
-        Self(Arc::new(Decision {
-            endpoint,
-            backend,
-            cluster,
-            limits,
-            route,
-        }))
+    pub(crate) fn new(arm: Arc<ArmTarget>, endpoint: Arc<EndpointSlot>) -> Self {
+        Self { arm, endpoint }
     }
 
     /// The endpoint chosen.
     pub fn endpoint(&self) -> &Arc<EndpointSlot> {
-        &self.0.endpoint
+        &self.endpoint
     }
 
     /// The backend drawn (cluster and subset).
     pub fn backend(&self) -> &Backend {
-        &self.0.backend
+        &self.arm.backend
     }
 
     /// The cluster.
     pub fn cluster(&self) -> &Arc<Cluster> {
-        &self.0.cluster
+        &self.arm.cluster
     }
 
     /// The cluster's circuit-breaker counters: the transport counts its
     /// connections and the requests waiting for one against them.
     pub fn limits(&self) -> &Arc<ClusterLimits> {
-        &self.0.limits
+        &self.arm.limits
     }
 
     /// The name of the route that matched.
     pub fn route(&self) -> &str {
-        &self.0.route
+        &self.arm.route
     }
 
     /// The HTTP version the cluster asks for.
     pub fn protocol(&self) -> HttpProtocol {
-        self.0.cluster.protocol
+        self.arm.cluster.protocol
     }
 }
 

@@ -192,7 +192,7 @@ impl Decision {
 
     /// The cluster the request was routed to.
     pub fn cluster(&self) -> &Arc<str> {
-        &self.request.route.routed().cluster.name
+        &self.request.route.routed().target.cluster.name
     }
 
     /// The route that matched.

@@ -1,6 +1,7 @@
 //! One attempt of a request: the request as sent to the chosen endpoint,
 //! and what its result means for retries and outlier detection.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::request::Parts;
@@ -13,7 +14,7 @@ use mesh_core::resilience::deadline::{GRPC_TIMEOUT, format_grpc_timeout};
 use mesh_core::resilience::outlier::CallResult;
 use mesh_core::resilience::retry::{FailureKind, Outcome, Response as Facts};
 use mesh_core::rng::ThreadRng;
-use mesh_core::{Error, ErrorKind, Routed};
+use mesh_core::{ArmTarget, Error, ErrorKind, Routed};
 use tower::ServiceExt;
 use tower_service::Service;
 
@@ -82,7 +83,7 @@ pub(super) enum Head<'h> {
 pub(super) fn attempt_request<B>(
     head: Head<'_>,
     body: B,
-    target: &Target,
+    target: Target,
     grpc: bool,
     grpc_until: Option<Instant>,
 ) -> Result<Request<B>, Error> {
@@ -104,7 +105,6 @@ pub(super) fn attempt_request<B>(
     // its authority as `Host`.
     let original = std::mem::take(&mut parts.uri);
     let mut request = Request::from_parts(parts, body);
-    request.extensions_mut().insert(target.clone());
     if let Some(until) = grpc_until {
         let remaining = until.saturating_duration_since(super::call::now());
         request
@@ -112,7 +112,8 @@ pub(super) fn attempt_request<B>(
             .insert(GRPC_TIMEOUT, format_grpc_timeout(remaining));
     }
     let http2 = speaks_http2(request.version(), target.protocol(), grpc);
-    rewrite(&mut request, &original, target, http2)?;
+    rewrite(&mut request, &original, &target, http2)?;
+    request.extensions_mut().insert(target);
     Ok(request)
 }
 
@@ -252,7 +253,9 @@ pub(super) struct RequestFacts {
 /// One attempt under way: where it goes and what it holds.
 pub(super) struct Attempt<'s> {
     pub(super) pick: Pick<'s>,
-    pub(super) target: Target,
+    /// The route arm's share of its [`Target`] (a target is made when
+    /// needed: held here, it would grow every request's future).
+    pub(super) arm: &'s Arc<ArmTarget>,
     in_flight: InFlight,
     /// Its span, when the request is traced: its context goes out with
     /// the request.
@@ -290,23 +293,21 @@ impl<'s> Attempt<'s> {
     /// would add load exactly where the breaker says there is too much).
     pub(super) fn start(routed: &Routed<'s>, pick: Pick<'s>) -> Result<Self, Error> {
         let permit = routed.acquire_request()?;
-        let target = Target::new(
-            pick.slot.clone(),
-            routed.backend.clone(),
-            routed.cluster.clone(),
-            routed.resilience.limits().clone(),
-            routed.route.name.clone(),
-        );
         let in_flight = InFlight {
             _active: pick.slot.start_request(),
             _permit: permit,
         };
         Ok(Self {
             pick,
-            target,
+            arm: routed.target,
             in_flight,
             span: None,
         })
+    }
+
+    /// Where the attempt goes.
+    pub(super) fn target(&self) -> Target {
+        Target::new(self.arm.clone(), self.pick.slot.clone())
     }
 
     /// Sends the attempt and waits for its response head until `until`.
@@ -337,7 +338,7 @@ impl<'s> Attempt<'s> {
             let response = {
                 let grpc_until = until.filter(|_| facts.grpc_timeout);
                 let mut request =
-                    attempt_request(head, body, &self.target, facts.grpc, grpc_until)?;
+                    attempt_request(head, body, self.target(), facts.grpc, grpc_until)?;
                 if let Some(span) = &self.span {
                     span.inject(request.headers_mut());
                 }
@@ -388,7 +389,8 @@ impl<'s> Attempt<'s> {
     pub(super) fn finish<R: Body>(self, sent: Sent<R>) -> Result<Response<MeshBody<R>>, Error> {
         match sent {
             Sent::Response(response) => {
-                Ok(response.map(|body| MeshBody::new(body, self.in_flight, self.target)))
+                let target = self.target();
+                Ok(response.map(|body| MeshBody::new(body, self.in_flight, target)))
             }
             Sent::Failed(_, error) => Err(error),
         }

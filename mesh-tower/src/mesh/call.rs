@@ -213,7 +213,7 @@ where
         };
         if let Some(replayer) = &replayer {
             for target in mirrors {
-                shadow(&transport, &heads.caller, grpc, routed, target, replayer);
+                shadow(&transport, &heads.caller, grpc, target, replayer);
             }
         }
 
@@ -228,7 +228,7 @@ where
             let outcome = sent.outcome(grpc);
             attempt.report(routed, &outcome, now);
             report.tried(attempt.pick.slot, sent.failure());
-            report.attempt_ended(attempt.span.take(), &attempt.target, &outcome, None);
+            report.attempt_ended(attempt.span.take(), &attempt, &outcome, None);
             return attempt.finish(sent);
         };
         let budget = routed.resilience.budget().clone();
@@ -281,7 +281,7 @@ where
                     Next::RetryAfter(delay) => Some((RetryReason::of(&outcome), delay)),
                     _ => None,
                 };
-                report.attempt_ended(attempt.span.take(), &attempt.target, &outcome, retried);
+                report.attempt_ended(attempt.span.take(), &attempt, &outcome, retried);
                 match next {
                     Next::RetryAfter(delay) => {
                         routed.resilience.stats().retried(RetryReason::of(&outcome));
@@ -334,7 +334,6 @@ fn shadow<S, B, R>(
     transport: &S,
     head: &Parts,
     grpc: bool,
-    routed: &Routed<'_>,
     target: MirrorTarget,
     replayer: &Replayer,
 ) where
@@ -345,14 +344,8 @@ fn shadow<S, B, R>(
     let Some(body) = replayer.replay() else {
         return;
     };
-    let shadow = Target::new(
-        target.endpoint.clone(),
-        target.backend,
-        target.cluster,
-        target.limits,
-        routed.route.name.clone(),
-    );
-    let Ok(mut request) = attempt_request(Head::Shared(head), body, &shadow, grpc, None) else {
+    let shadow = Target::new(target.target, target.endpoint.clone());
+    let Ok(mut request) = attempt_request(Head::Shared(head), body, shadow, grpc, None) else {
         return;
     };
     if let Some(host) = request.headers().get(HOST).and_then(|h| h.to_str().ok())

@@ -138,7 +138,7 @@ impl<'a, 's, 'p, S> Hedged<'a, 's, 'p, S> {
                 _ => None,
             };
             self.report
-                .attempt_ended(attempt.span.take(), &attempt.target, &outcome, retried);
+                .attempt_ended(attempt.span.take(), &attempt, &outcome, retried);
             match next {
                 Next::Done(reason) => {
                     self.report.stopped(reason, outcome.is_error());

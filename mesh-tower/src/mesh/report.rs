@@ -36,9 +36,9 @@ use mesh_core::telemetry::{
 };
 use mesh_core::{Error, Routed};
 
+use super::attempt::Attempt;
 use super::body::MeshBody;
 use super::call::now;
-use crate::Target;
 
 /// The report of a request under way.
 pub(super) struct Report<'s> {
@@ -242,7 +242,7 @@ impl<'s> Report<'s> {
     pub(super) fn attempt_ended(
         &mut self,
         span: Option<AttemptSpan>,
-        target: &Target,
+        attempt: &Attempt<'_>,
         outcome: &Outcome,
         retry: Option<(RetryReason, Duration)>,
     ) {
@@ -252,12 +252,12 @@ impl<'s> Report<'s> {
         let Some(mut span) = open.span.take() else {
             return;
         };
-        let endpoint = target.endpoint().endpoint();
+        let endpoint = attempt.pick.slot.endpoint();
         span.set("server.address", endpoint.host());
         span.set("server.port", i64::from(endpoint.port()));
         span.set("mesh.endpoint", endpoint.authority());
-        span.set("mesh.cluster", &*target.cluster().name);
-        if let Some(subset) = &target.backend().subset {
+        span.set("mesh.cluster", &*attempt.arm.cluster.name);
+        if let Some(subset) = &attempt.arm.backend.subset {
             span.set("mesh.subset", &*subset.name);
         }
         let locality = &endpoint.locality;
