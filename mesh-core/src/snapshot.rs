@@ -431,7 +431,9 @@ fn route_in(
     })?;
     let route = &compiled.table.virtual_hosts()[index.virtual_host].routes[index.route];
     let (arm, _) = routing::choose_backend(&route.action.destination, rng);
-    let cluster = &compiled.arms[index.virtual_host][index.route][arm].target.cluster;
+    let cluster = &compiled.arms[index.virtual_host][index.route][arm]
+        .target
+        .cluster;
     // Only a ring needs the hash: skip the work for other policies.
     let hash = match cluster.lb_policy {
         LbPolicy::RingHash { .. } => routing::request_hash(&route.action.hash_policy, request),

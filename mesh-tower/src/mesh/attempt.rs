@@ -31,7 +31,7 @@ use crate::target::speaks_http2;
 /// of it the attempts after the first unpack, when the request may retry.
 pub(super) struct Heads {
     pub(super) caller: Parts,
-    pub(super) copy: Option<ReplayHead>,
+    copy: Option<ReplayHead>,
     /// Whether an attempt took the caller's head.
     taken: bool,
 }

@@ -33,8 +33,8 @@ pub(super) struct Lifecycle {
     /// Set once it may take no more requests: it closes when they end.
     retired: AtomicBool,
     /// Wakes the driver when a retired connection's last request ends
-    /// (the driver registers on every poll: an atomic swap, where a
-    /// `Notify` would take its lock each time).
+    /// (the driver lends its waker once; a `Notify`'s waiter would take
+    /// its lock on each of the driver's polls).
     drained: AtomicWaker,
     opened: Instant,
 }
