@@ -25,6 +25,7 @@ pub(crate) struct ReplayHead {
     method: Method,
     version: Version,
     extensions: http::Extensions,
+    /// How many header values are packed.
     headers: usize,
     /// The scheme, authority and path-and-query, each prefixed by its
     /// length, then every header as `name length, value length (high bit:
