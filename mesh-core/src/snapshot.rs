@@ -25,7 +25,7 @@ use crate::config::{
 use crate::fast_hash::FastMap;
 use crate::lb::{EndpointGroup, EndpointSlot, Pick};
 use crate::resilience::ClusterResilience;
-use crate::resilience::breaker::{ClusterLimits, LimitPermit, Resource};
+use crate::resilience::breaker::{LimitPermit, Resource};
 use crate::rng::MeshRng;
 use crate::routing::{self, Unrouted};
 use crate::telemetry::Telemetry;
@@ -57,12 +57,11 @@ struct ClusterState {
     resilience: Arc<ClusterResilience>,
 }
 
-/// One backend of a route, resolved: its endpoint group, the cluster's
-/// live state, and what attempts there carry (the cluster among it).
+/// One backend of a route, resolved: its endpoint group, and what
+/// attempts there carry (the cluster and its live state among it).
 #[derive(Debug, Clone)]
 struct CompiledArm {
     group: Arc<EndpointGroup>,
-    resilience: Arc<ClusterResilience>,
     target: Arc<ArmTarget>,
 }
 
@@ -75,9 +74,10 @@ pub struct ArmTarget {
     pub backend: Backend,
     /// Its cluster.
     pub cluster: Arc<Cluster>,
-    /// The cluster's circuit-breaker counters (the transport counts its
-    /// connections and waiting requests against them).
-    pub limits: Arc<ClusterLimits>,
+    /// The cluster's live state: retry budget, breakers (the transport
+    /// counts its connections and waiting requests against their limits),
+    /// outlier detector.
+    pub resilience: Arc<ClusterResilience>,
     /// The name of the route.
     pub route: Arc<str>,
 }
@@ -104,8 +104,8 @@ pub struct Routed<'s> {
 /// Where one shadow copy of a request goes (see [`Routed::mirrors`]).
 #[derive(Debug, Clone)]
 pub struct MirrorTarget {
-    /// The shadow backend, its cluster and breaker counters (its
-    /// connections count against them).
+    /// The shadow backend, its cluster and the cluster's live state (the
+    /// shadow's connections count against its breakers).
     pub target: Arc<ArmTarget>,
     /// The endpoint picked.
     pub endpoint: Picked,
@@ -387,14 +387,10 @@ fn compile_arm(
     let target = Arc::new(ArmTarget {
         backend: backend.clone(),
         cluster,
-        limits: resilience.limits().clone(),
+        resilience,
         route: route.name.clone(),
     });
-    CompiledArm {
-        group,
-        resilience,
-        target,
-    }
+    CompiledArm { group, target }
 }
 
 /// Where in a compiled table a request was routed: virtual host, route,
@@ -457,7 +453,7 @@ impl CompiledTable {
             route,
             backend: route.action.destination.backend_at(at.arm),
             hash: at.hash,
-            resilience: &arm.resilience,
+            resilience: &arm.target.resilience,
             target: &arm.target,
             group: &arm.group,
             mirrors,

@@ -44,7 +44,7 @@ impl Target {
     /// The cluster's circuit-breaker counters: the transport counts its
     /// connections and the requests waiting for one against them.
     pub fn limits(&self) -> &Arc<ClusterLimits> {
-        &self.arm.limits
+        self.arm.resilience.limits()
     }
 
     /// The name of the route that matched.
