@@ -25,5 +25,5 @@ pub mod telemetry;
 pub mod xds;
 
 pub use error::{Error, ErrorKind};
-pub use request::RequestHead;
+pub use request::{RequestHead, is_grpc};
 pub use snapshot::{ArmTarget, MirrorTarget, Picked, RouteRef, Routed, Snapshot, SnapshotHandle};

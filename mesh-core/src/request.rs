@@ -27,6 +27,14 @@ pub struct RequestHead<'a> {
     pub source_ip: Option<IpAddr>,
 }
 
+/// Whether a request is gRPC: its `content-type` is `application/grpc`
+/// (or `+proto`, `+json`...).
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
 impl<'a> RequestHead<'a> {
     /// A head from the parts of an `http` request; the authority comes
     /// from the URI or, failing that, the `Host` header.

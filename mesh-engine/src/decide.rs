@@ -9,7 +9,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use mesh_core::decide::{self, Next};
 use mesh_core::resilience::retry::{FailureKind, Outcome as CoreOutcome, Response as Facts};
 use mesh_core::rng::ThreadRng;
-use mesh_core::telemetry::{Exchange, Protocol, Reached, ResponseFlags, Telemetry, local_reply};
+use mesh_core::telemetry::{
+    Exchange, Protocol, Reached, ResponseFlags, Telemetry, grpc_status, local_reply,
+};
 use mesh_core::{Error, ErrorKind};
 
 use crate::metrics::Result as Recorded;
@@ -41,10 +43,7 @@ impl Decision {
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
             .unwrap_or_default();
-        let grpc = request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+        let grpc = mesh_core::is_grpc(request.headers());
         Self::with_authority(inner, authority, Instant::now(), grpc)
     }
 
@@ -212,11 +211,7 @@ impl Outcome {
     fn exchange(&self, duration: Duration, grpc: bool) -> Exchange {
         let (response_code, flags, grpc_status) = match self {
             Self::Response { status, headers } => {
-                let grpc = headers
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok());
-                (*status, ResponseFlags::NONE, grpc)
+                (*status, ResponseFlags::NONE, grpc_status(headers))
             }
             Self::Failure(failure) => {
                 let kind = match failure {

@@ -30,6 +30,7 @@ use crate::exchange::{self, Limits};
 use crate::metrics::{Metrics, Mode, Result as Recorded};
 use crate::options::{
     AccessLogOptions, ConfigFormat, ConfigSource, EngineOptions, PolicySource, TracingOptions,
+    check_ratio,
 };
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
@@ -432,14 +433,8 @@ fn telemetry(
 /// an empty queue, a zero interval (an export loop that never rests).
 fn check_telemetry(options: &EngineOptions) -> Result<(), Error> {
     let invalid = |message: String| Err(Error::new(ErrorKind::InvalidArgument, message));
-    let share = |value: f64| (0.0..=1.0).contains(&value);
     if let Some(tracing) = &options.tracing {
-        if !share(tracing.sampler.ratio) {
-            return invalid(format!(
-                "tracing.sampler.ratio {} is not between 0 and 1",
-                tracing.sampler.ratio
-            ));
-        }
+        check_ratio("tracing.sampler.ratio", tracing.sampler.ratio)?;
         if tracing.queue_capacity == 0 {
             return invalid("tracing.queue_capacity must be at least 1".into());
         }
@@ -447,13 +442,8 @@ fn check_telemetry(options: &EngineOptions) -> Result<(), Error> {
             return invalid("tracing.batch_delay must not be zero".into());
         }
     }
-    if let Some(log) = &options.access_log
-        && !share(log.sample_ratio)
-    {
-        return invalid(format!(
-            "access_log.sample_ratio {} is not between 0 and 1",
-            log.sample_ratio
-        ));
+    if let Some(log) = &options.access_log {
+        check_ratio("access_log.sample_ratio", log.sample_ratio)?;
     }
     if let Some(export) = &options.otlp_metrics
         && export.interval.is_zero()

@@ -48,7 +48,7 @@ pub use decide::{Decision, Failure, Outcome};
 pub use engine::Engine;
 pub use options::{
     AccessLogOptions, ConfigFormat, ConfigSource, EngineOptions, OtlpMetricsExport, PolicySource,
-    TracingOptions,
+    TracingOptions, check_ratio,
 };
 pub use request::HttpRequest;
 pub use response::HttpResponse;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mesh_core::telemetry::SourceLabels;
 use mesh_core::telemetry::trace::{Propagation, Sampler};
+use mesh_core::{Error, ErrorKind};
 
 /// The formats of a static configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,5 +158,19 @@ impl Default for EngineOptions {
             access_log: None,
             otlp_metrics: None,
         }
+    }
+}
+
+/// `value` as a share of requests (a sampling ratio), from 0 to 1; else an
+/// `InvalidArgument` error naming `field`. The engine checks its options
+/// with it, and a binding may too, to refuse a value where it is given.
+pub fn check_ratio(field: &str, value: f64) -> Result<f64, Error> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{field} {value} is not between 0 and 1"),
+        ))
     }
 }

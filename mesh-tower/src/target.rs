@@ -65,10 +65,3 @@ impl Target {
 pub(crate) fn speaks_http2(version: http::Version, cluster: HttpProtocol, grpc: bool) -> bool {
     grpc || version == http::Version::HTTP_2 || cluster == HttpProtocol::Http2
 }
-
-/// Whether a request is gRPC, by its content type.
-pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
-}

@@ -3,22 +3,11 @@
 
 use std::path::PathBuf;
 
-use facade::{AccessLogOptions, Sampler, SourceLabels, TracingOptions};
+use facade::{AccessLogOptions, Sampler, SourceLabels, TracingOptions, check_ratio};
 
 use crate::boundary::{call, handle_mut, invalid_argument, text};
 use crate::engine::mesh_options;
 use crate::error::{mesh_error, mesh_result};
-
-/// A share of requests, from 0 to 1.
-fn ratio(value: f64, what: &str) -> Result<f64, facade::Error> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid_argument(format!(
-            "{what} {value} is not between 0 and 1"
-        )))
-    }
-}
 
 /// The workload this engine runs in, for the `source_*` labels of
 /// Istio's metrics: its name and namespace (pod labels: use the xDS
@@ -98,7 +87,7 @@ pub unsafe extern "C" fn mesh_options_set_tracing(
         let endpoint = unsafe { text(otlp_endpoint, otlp_endpoint_len, "OTLP endpoint") }?;
         let mut tracing = TracingOptions::new(endpoint);
         tracing.sampler = Sampler {
-            ratio: ratio(sample_ratio, "sample_ratio")?,
+            ratio: check_ratio("sample_ratio", sample_ratio)?,
             parent_based: true,
         };
         options.engine.tracing = Some(tracing);
@@ -127,7 +116,7 @@ pub unsafe extern "C" fn mesh_options_set_access_log(
         let path = unsafe { text(path, path_len, "access log path") }?;
         options.engine.access_log = Some(AccessLogOptions {
             path: PathBuf::from(path),
-            sample_ratio: ratio(sample_ratio, "sample_ratio")?,
+            sample_ratio: check_ratio("sample_ratio", sample_ratio)?,
         });
         Ok(())
     })

@@ -20,16 +20,8 @@ pub fn route_matches(
             .query_params
             .iter()
             .all(|q| q.matches(request.query))
-        && (!matcher.grpc_only || is_grpc(request))
+        && (!matcher.grpc_only || crate::is_grpc(request.headers))
         && matcher.fraction.is_none_or(|f| f.drawn(rng))
-}
-
-/// gRPC requests carry `content-type: application/grpc` (or `+proto`...).
-fn is_grpc(request: &RequestHead<'_>) -> bool {
-    request
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
 fn path_matches(rule: &PathMatch, case_sensitive: bool, request: &RequestHead<'_>) -> bool {

@@ -35,5 +35,5 @@ pub use labels::{DestinationLabels, SourceLabels, UNKNOWN};
 pub use otlp_metrics::{OtlpMetricsOptions, metrics_exporter};
 pub use prometheus::{escape, header, render_clusters, render_route_breakers};
 pub use registry::{DestinationCache, Exchange, Reached, Telemetry};
-pub use series::{Destination, Protocol};
+pub use series::{Destination, Protocol, grpc_status};
 pub use stats::{ClusterStats, RetryReason, bump};

@@ -12,11 +12,24 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
+use http::{HeaderMap, HeaderName};
 
 use super::flags::ResponseFlags;
 use super::histogram::{BYTES_BOUNDS, DURATION_BOUNDS_US, Histogram, HistogramValues};
 use super::labels::DestinationLabels;
 use super::registry::Exchange;
+
+/// `grpc-status` of a header map (a trailers-only response's headers, or
+/// trailers), as Istio's `grpc_response_status` counts it.
+pub fn grpc_status(headers: &HeaderMap) -> Option<u8> {
+    headers
+        .get(GRPC_STATUS)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Parsed once: a lookup by `&str` parses the name on every call.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// Istio's `request_protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -36,7 +36,7 @@ use mesh_core::resilience::fault;
 use mesh_core::resilience::retry::{HedgePolicy, HostId, Next, RetryState};
 use mesh_core::rng::ThreadRng;
 use mesh_core::telemetry::{ResponseFlags, RetryReason, bump};
-use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle};
+use mesh_core::{Error, ErrorKind, MirrorTarget, RequestHead, Routed, SnapshotHandle, is_grpc};
 use tower::ServiceExt;
 
 use super::attempt::{Attempt, Head, Heads, RequestFacts, attempt_request, response_outcome};
@@ -46,7 +46,6 @@ use super::hedge::Hedged;
 use super::report::Report;
 use crate::Target;
 use crate::retry::{DEFAULT_REPLAY_LIMIT, ReplayBody, Replayer};
-use crate::target::is_grpc;
 
 /// Sends `request` through the mesh over `transport`.
 ///

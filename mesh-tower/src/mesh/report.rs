@@ -32,7 +32,7 @@ use mesh_core::rng::ThreadRng;
 use mesh_core::telemetry::trace::{self, OpenSpan, Propagation, SpanContext, SpanKind};
 use mesh_core::telemetry::{
     AccessLogEntry, Destination, Exchange, Protocol, Reached, ResponseFlags, RetryReason,
-    Telemetry, bump, local_reply,
+    Telemetry, bump, grpc_status, local_reply,
 };
 use mesh_core::{Error, Routed};
 
@@ -114,14 +114,14 @@ impl<'s> Report<'s> {
             let handed = head.extensions.get::<SpanContext>().copied();
             let parent = match handed {
                 Some(context) => Some(context),
-                None => match head.headers.get(&trace::TRACEPARENT) {
+                None => match head.headers.get(trace::TRACEPARENT) {
                     Some(value) => {
                         let parsed = trace::parse_traceparent(value.as_bytes());
                         if parsed.is_none() {
                             // W3C: a malformed traceparent restarts the
                             // trace, and its tracestate goes with it.
-                            head.headers.remove(&trace::TRACEPARENT);
-                            head.headers.remove(&trace::TRACESTATE);
+                            head.headers.remove(trace::TRACEPARENT);
+                            head.headers.remove(trace::TRACESTATE);
                         }
                         parsed
                     }
@@ -466,14 +466,6 @@ impl Drop for Report<'_> {
             self.end_span("cancelled", "the caller gave up");
         }
     }
-}
-
-/// `grpc-status` of a header map (a trailers-only response, or trailers).
-pub(super) fn grpc_status(headers: &http::HeaderMap) -> Option<u8> {
-    headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 /// The report of a response whose body is still to come: recorded when

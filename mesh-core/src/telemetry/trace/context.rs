@@ -11,18 +11,18 @@ use std::fmt::Write;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-// The headers of each format, named once: a name given as text is parsed
-// again on every lookup, and every traced request looks.
+// The headers of each format, parsed once: a lookup by `&str` parses the
+// name on every call, and every traced request looks.
 /// W3C's context header.
-pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// W3C's vendor state, forwarded as it came.
-pub static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
-static B3: HeaderName = HeaderName::from_static("b3");
-static B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
-static B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
-static B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
-static B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
-static B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const B3: HeaderName = HeaderName::from_static("b3");
+const B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+const B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+const B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+const B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+const B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
 
 /// Where a span sits in its trace, and whether the trace is sampled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Default for Propagation {
 /// `propagation` has a B3 format) `b3`, else the `X-B3-*` headers;
 /// `None` when none is there or well formed.
 pub fn extract(headers: &HeaderMap, propagation: Propagation) -> Option<SpanContext> {
-    match headers.get(&TRACEPARENT) {
+    match headers.get(TRACEPARENT) {
         Some(value) => parse_traceparent(value.as_bytes()),
         None => extract_b3(headers, propagation),
     }
@@ -77,13 +77,13 @@ pub fn extract_b3(headers: &HeaderMap, propagation: Propagation) -> Option<SpanC
     if !(propagation.b3_single || propagation.b3_multi) {
         return None;
     }
-    if let Some(value) = headers.get(&B3) {
+    if let Some(value) = headers.get(B3) {
         return parse_b3_single(value.as_bytes());
     }
-    let trace_id = headers.get(&B3_TRACE_ID)?;
-    let span_id = headers.get(&B3_SPAN_ID)?;
-    let debug = headers.get(&B3_FLAGS).is_some_and(|f| f == "1");
-    let sampled = match headers.get(&B3_SAMPLED).map(HeaderValue::as_bytes) {
+    let trace_id = headers.get(B3_TRACE_ID)?;
+    let span_id = headers.get(B3_SPAN_ID)?;
+    let debug = headers.get(B3_FLAGS).is_some_and(|f| f == "1");
+    let sampled = match headers.get(B3_SAMPLED).map(HeaderValue::as_bytes) {
         Some(b"1" | b"true") => Some(true),
         Some(b"0" | b"false") => Some(false),
         Some(_) => return None,
@@ -102,12 +102,12 @@ pub fn extract_b3(headers: &HeaderMap, propagation: Propagation) -> Option<SpanC
 /// replacing what the caller sent in those formats.
 pub fn inject(headers: &mut HeaderMap, context: &SpanContext, propagation: Propagation) {
     if propagation.w3c {
-        headers.insert(TRACEPARENT.clone(), traceparent(context));
+        headers.insert(TRACEPARENT, traceparent(context));
     } else {
         // A caller's traceparent would name the caller, not this span, to
         // a server that prefers W3C.
-        headers.remove(&TRACEPARENT);
-        headers.remove(&TRACESTATE);
+        headers.remove(TRACEPARENT);
+        headers.remove(TRACESTATE);
     }
     let trace = hex(&context.trace_id);
     let span = hex(&context.span_id);
@@ -115,20 +115,20 @@ pub fn inject(headers: &mut HeaderMap, context: &SpanContext, propagation: Propa
     if propagation.b3_single
         && let Ok(value) = HeaderValue::from_str(&format!("{trace}-{span}-{sampled}"))
     {
-        headers.insert(B3.clone(), value);
+        headers.insert(B3, value);
     }
     if propagation.b3_multi {
         for (name, value) in [
-            (&B3_TRACE_ID, trace.as_str()),
-            (&B3_SPAN_ID, span.as_str()),
-            (&B3_SAMPLED, sampled),
+            (B3_TRACE_ID, trace.as_str()),
+            (B3_SPAN_ID, span.as_str()),
+            (B3_SAMPLED, sampled),
         ] {
             if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name.clone(), value);
+                headers.insert(name, value);
             }
         }
-        headers.remove(&B3_PARENT_SPAN_ID);
-        headers.remove(&B3_FLAGS);
+        headers.remove(B3_PARENT_SPAN_ID);
+        headers.remove(B3_FLAGS);
     }
 }
 
